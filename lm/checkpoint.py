@@ -1,0 +1,71 @@
+"""Checkpoints stand alone: weights, model hyperparameters, the resolved config and the tokenizer JSON.
+
+A checkpoint is a Lightning checkpoint with one extra entry, `checkpoint["lm"]`; it loads with
+`torch.load(path, weights_only=True)` and needs neither the training corpus nor the config files.
+"""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tokenizers import Tokenizer
+
+from lm.errors import UserError
+from lm.model import RNNLM
+from lm.tokenizer import load_tokenizer
+
+FORMAT = 1
+CKPT_DIR = "checkpoints"
+
+
+@dataclass
+class Loaded:
+    model: RNNLM
+    tokenizer: Tokenizer
+    config: dict[str, Any]  # the resolved training config
+    path: Path
+
+
+def resolve(path: str | Path, prefer: str = "best") -> Path:
+    """A checkpoint file, or a run directory (its checkpoints/best.ckpt, else last.ckpt)."""
+    p = Path(path).expanduser()
+    if p.is_dir():
+        order = ["best.ckpt", "last.ckpt"] if prefer == "best" else ["last.ckpt", "best.ckpt"]
+        for name in order:
+            for cand in (p / CKPT_DIR / name, p / name):
+                if cand.is_file():
+                    return cand
+        raise UserError(f"no checkpoint in run directory {p}: expected {p / CKPT_DIR}/best.ckpt or last.ckpt")
+    if not p.is_file():
+        raise UserError(f"no checkpoint at {p}: give a .ckpt file or a run directory (outputs/<name>/<time>)")
+    return p
+
+
+def read(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    p = resolve(path)
+    try:
+        ckpt = torch.load(p, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError) as e:
+        raise UserError(f"{p} is not a checkpoint of this project ({type(e).__name__}); "
+                        "pass a .ckpt written by scripts/train.py") from None
+    if not isinstance(ckpt, dict) or "lm" not in ckpt or "state_dict" not in ckpt:
+        raise UserError(f"{p} is not a checkpoint of this project (no 'lm' entry); "
+                        "pass a .ckpt written by scripts/train.py")
+    return ckpt
+
+
+def load(path: str | Path, map_location: str | torch.device = "cpu") -> Loaded:
+    """Rebuild the model (in eval mode) and tokenizer from a checkpoint file or run directory."""
+    p = resolve(path)
+    ckpt = read(p, map_location)
+    model = RNNLM(**ckpt["hyper_parameters"]["model"])
+    prefix = "model."
+    state = {k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
+    model.load_state_dict(state)
+    model.eval()
+    return Loaded(model, load_tokenizer(ckpt["lm"]["tokenizer_json"]), ckpt["lm"]["config"], p)

@@ -1,0 +1,57 @@
+"""LightningDataModule: a source, a tokenizer trained on its training split, and ordered BPTT chunks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytorch_lightning as pl
+from torch.utils.data import DataLoader
+
+from lm.data.batching import Chunks, batchify
+from lm.data.cache import token_ids, tokenizer_for
+from lm.data.sources import SPLITS, make_source
+from lm.errors import UserError
+
+
+class LMDataModule(pl.LightningDataModule):
+    def __init__(self, data: dict, tokenizer: dict, cache_dir: str | Path, pin_memory: bool = False):
+        super().__init__()
+        self.cfg, self.tok_cfg, self.cache_dir = dict(data), dict(tokenizer), Path(cache_dir)
+        self.pin_memory = pin_memory
+        self.source = make_source(self.cfg)
+        self.tokenizer = None
+        self.ids: dict = {}
+
+    def prepare(self):
+        """Tokenizer and token caches; called once before the model is built (it needs the vocabulary size)."""
+        if self.tokenizer is None:
+            self.tokenizer = tokenizer_for(self.source, self.tok_cfg, self.cache_dir)
+            self.ids = {s: token_ids(self.source, s, self.tokenizer, self.cache_dir) for s in SPLITS}
+        return self.tokenizer
+
+    def setup(self, stage=None):
+        self.prepare()
+        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+        bs, ebs, bptt = self.cfg["batch_size"], self.cfg.get("eval_batch_size", 10), self.cfg["bptt"]
+        try:
+            self.datasets = {
+                "train": Chunks(batchify(self.ids["train"], bs, rank, world), bptt,
+                                self.cfg.get("variable_bptt", False), self.cfg.get("seed", 0)),
+                "valid": Chunks(batchify(self.ids["valid"], ebs, rank, world), bptt),
+                "test": Chunks(batchify(self.ids["test"], ebs, rank, world), bptt),
+            }
+        except ValueError as e:
+            raise UserError(f"{e}; use a larger corpus or a smaller data.batch_size / data.eval_batch_size") from None
+
+    def _loader(self, split):
+        # batch_size=None: each item already is a (B, t) batch, served in stream order
+        return DataLoader(self.datasets[split], batch_size=None, num_workers=0, pin_memory=self.pin_memory)
+
+    def train_dataloader(self):
+        return self._loader("train")
+
+    def val_dataloader(self):
+        return self._loader("valid")
+
+    def test_dataloader(self):
+        return self._loader("test")

@@ -1,0 +1,93 @@
+"""A recurrent language model in plain PyTorch: embedding -> dropout -> L recurrent layers -> dropout -> decoder.
+
+No Lightning or Hydra here: the constructor takes plain numbers, so a checkpoint's hyperparameters rebuild it.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+
+State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+
+
+class RNNLM(nn.Module):
+    def __init__(
+        self,
+        vocab_size: int,
+        emb_size: int = 200,
+        hidden_size: int = 200,
+        num_layers: int = 2,
+        cell: str = "lstm",
+        dropout: float = 0.2,
+        tie_weights: bool = False,
+        tie_projection: bool = False,
+        init_range: float = 0.1,
+        forget_bias: float = 0.0,
+    ):
+        super().__init__()
+        if cell not in CELLS:
+            raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
+        if tie_weights and emb_size != hidden_size and not tie_projection:
+            raise ValueError(
+                f"tie_weights needs emb_size == hidden_size (got {emb_size} and {hidden_size}); "
+                "set them equal or set model.tie_projection=true to project the hidden state to emb_size"
+            )
+        self.vocab_size, self.emb_size, self.hidden_size = vocab_size, emb_size, hidden_size
+        self.num_layers, self.cell = num_layers, cell
+        self.embedding = nn.Embedding(vocab_size, emb_size)
+        self.drop = nn.Dropout(dropout)
+        self.rnn = CELLS[cell](emb_size, hidden_size, num_layers, dropout=dropout if num_layers > 1 else 0.0,
+                               batch_first=True)
+        out_size = hidden_size
+        self.projection = None
+        if tie_weights and tie_projection and emb_size != hidden_size:
+            self.projection = nn.Linear(hidden_size, emb_size, bias=False)
+            out_size = emb_size
+        self.decoder = nn.Linear(out_size, vocab_size)
+        if tie_weights:  # weight tying: Press & Wolf 2016, Inan et al. 2017
+            self.decoder.weight = self.embedding.weight
+        self.reset_parameters(init_range, forget_bias)
+
+    def reset_parameters(self, init_range: float, forget_bias: float) -> None:
+        nn.init.uniform_(self.embedding.weight, -init_range, init_range)
+        nn.init.zeros_(self.decoder.bias)
+        if self.decoder.weight is not self.embedding.weight:
+            nn.init.uniform_(self.decoder.weight, -init_range, init_range)
+        if forget_bias and self.cell == "lstm":
+            # nn.LSTM packs gates as [input | forget | cell | output]; two biases per layer (b_ih, b_hh) add up.
+            h = self.hidden_size
+            with torch.no_grad():
+                for name, p in self.rnn.named_parameters():
+                    if name.startswith("bias_"):
+                        p[h:2 * h].fill_(forget_bias if name.startswith("bias_ih") else 0.0)
+
+    def init_state(self, batch_size: int, device=None, dtype=None) -> State:
+        zeros = torch.zeros(self.num_layers, batch_size, self.hidden_size, device=device, dtype=dtype)
+        return (zeros, zeros.clone()) if self.cell == "lstm" else zeros
+
+    def features(self, tokens: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        x = self.drop(self.embedding(tokens))  # (B, T, E)
+        out, state = self.rnn(x, state)  # (B, T, H)
+        out = self.drop(out)
+        if self.projection is not None:
+            out = self.projection(out)
+        return out, state
+
+    def forward(self, tokens: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        out, state = self.features(tokens, state)
+        return self.decoder(out), state  # (B, T, V)
+
+
+def detach_state(state: State | None) -> State | None:
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)
+    return state.detach()
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())  # parameters() yields a tied weight once

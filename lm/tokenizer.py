@@ -1,0 +1,86 @@
+"""Tokenizers (HF `tokenizers`): word-level, byte-level BPE and character, all with an `<eos>` token.
+
+Every line of a corpus ends with `<eos>`; decoding turns `<eos>` back into a line break.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+
+from lm.errors import UserError
+
+EOS, UNK = "<eos>", "<unk>"
+KINDS = ("word", "bpe", "char")
+
+
+def train_tokenizer(kind: str, lines: Iterable[str], vocab_size: int | None = None, min_frequency: int = 1,
+                    length: int | None = None) -> Tokenizer:
+    """Train on an iterable of lines (the training split only)."""
+    if kind == "word":
+        tok = Tokenizer(models.WordLevel(unk_token=UNK))
+        tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+        trainer = trainers.WordLevelTrainer(vocab_size=vocab_size or 10**9, min_frequency=min_frequency,
+                                            special_tokens=[EOS, UNK], show_progress=False)
+    elif kind == "char":
+        tok = Tokenizer(models.WordLevel(unk_token=UNK))
+        tok.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
+        tok.decoder = decoders.Fuse()
+        trainer = trainers.WordLevelTrainer(vocab_size=vocab_size or 10**9, min_frequency=min_frequency,
+                                            special_tokens=[EOS, UNK], show_progress=False)
+    elif kind == "bpe":
+        tok = Tokenizer(models.BPE())
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(vocab_size=vocab_size or 8000, min_frequency=max(min_frequency, 2),
+                                      special_tokens=[EOS], initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                      show_progress=False)
+    else:
+        raise UserError(f"unknown tokenizer kind {kind!r}: use one of {', '.join(KINDS)} (tokenizer=word|bpe|char)")
+    tok.train_from_iterator(lines, trainer=trainer, length=length)
+    if kind != "bpe":
+        # the trainer leaves a hole in the ids when a special token (<unk> in PTB) is also a corpus word;
+        # renumber so ids run 0..V-1 and the embedding has exactly one row per type
+        ordered = sorted(tok.get_vocab().items(), key=lambda kv: kv[1])
+        tok.model = models.WordLevel({w: i for i, (w, _) in enumerate(ordered)}, unk_token=UNK)
+    return tok
+
+
+def eos_id(tok: Tokenizer) -> int:
+    i = tok.token_to_id(EOS)
+    if i is None:
+        raise UserError("this tokenizer has no <eos> token: it was not made by lstm-lm")
+    return i
+
+
+def kind_of(tok: Tokenizer) -> str:
+    model = type(tok.model).__name__
+    if model == "BPE":
+        return "bpe"
+    return "char" if isinstance(tok.decoder, decoders.Fuse) else "word"
+
+
+def encode_lines(tok: Tokenizer, lines: list[str]) -> list[list[int]]:
+    """Ids of each line followed by <eos>."""
+    eos = eos_id(tok)
+    return [enc.ids + [eos] for enc in tok.encode_batch(lines, add_special_tokens=False)]
+
+
+def decode(tok: Tokenizer, ids: Iterable[int]) -> str:
+    """Text of ids; <eos> becomes a line break, <unk> stays visible."""
+    eos = eos_id(tok)
+    return "\n".join(tok.decode(seg, skip_special_tokens=False) for seg in _split(list(ids), eos))
+
+
+def _split(ids: list[int], sep: int) -> Iterator[list[int]]:
+    start = 0
+    for i, t in enumerate(ids):
+        if t == sep:
+            yield ids[start:i]
+            start = i + 1
+    yield ids[start:]
+
+
+def load_tokenizer(json_str: str) -> Tokenizer:
+    return Tokenizer.from_str(json_str)

@@ -1,0 +1,104 @@
+"""train(cfg): data -> tokenizer -> model -> Lightning Trainer -> best checkpoint -> test -> summary."""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from pathlib import Path
+
+import pytorch_lightning as pl
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from lm import checkpoint
+from lm.data.datamodule import LMDataModule
+from lm.errors import UserError
+from lm.model import count_parameters
+from lm.module import LanguageModel
+from lm.tracking import make_loggers
+
+
+def resume_path(spec: str | None, output_root: Path) -> Path | None:
+    """`ckpt_path`: null (fresh run), `last` (newest last.ckpt under outputs/), a run directory or a file."""
+    if not spec:
+        return None
+    if spec == "last":
+        found = sorted(output_root.glob(f"**/{checkpoint.CKPT_DIR}/last.ckpt"), key=lambda p: p.stat().st_mtime)
+        if not found:
+            raise UserError(f"ckpt_path=last: no last.ckpt under {output_root}; train once first or give a path")
+        return found[-1]
+    return checkpoint.resolve(spec, prefer="last")
+
+
+def check_compatible(path: Path, module: LanguageModel) -> None:
+    """Resuming needs the same tokenizer and model shape; say which differs instead of a size-mismatch trace."""
+    ckpt = checkpoint.read(path)
+    if ckpt["lm"]["tokenizer_json"] != module.tokenizer.to_str():
+        raise UserError(f"{path} was trained with another tokenizer or vocabulary than this config gives; "
+                        "resume with the data/tokenizer settings of that run, or drop ckpt_path to start afresh")
+    old, new = ckpt["hyper_parameters"]["model"], module.hparams.model
+    diff = {k: (old.get(k), new.get(k)) for k in set(old) | set(new) if old.get(k) != new.get(k)}
+    if diff:
+        shown = ", ".join(f"model.{k}: checkpoint {a} vs config {b}" for k, (a, b) in sorted(diff.items()))
+        raise UserError(f"{path} has another model shape ({shown}); resume with that run's model settings")
+
+
+def build(cfg: DictConfig) -> tuple[LMDataModule, LanguageModel]:
+    data = LMDataModule(OmegaConf.to_container(cfg.data, resolve=True),
+                        OmegaConf.to_container(cfg.tokenizer, resolve=True), cfg.paths.cache_dir,
+                        pin_memory=cfg.trainer.get("accelerator") in ("gpu", "cuda"))
+    tokenizer = data.prepare()
+    model_args = {**OmegaConf.to_container(cfg.model, resolve=True), "vocab_size": tokenizer.get_vocab_size()}
+    try:
+        module = LanguageModel(model_args, OmegaConf.to_container(cfg.optim.optimizer, resolve=True),
+                               OmegaConf.to_container(cfg.optim.scheduler, resolve=True))
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    module.tokenizer = tokenizer
+    module.run_config = OmegaConf.to_container(cfg, resolve=True)
+    return data, module
+
+
+def quiet_known_warnings() -> None:
+    warnings.filterwarnings("ignore", message=".*IterableDataset. has .__len__. defined")  # we use no workers
+    warnings.filterwarnings("ignore", message=".*treespec, LeafSpec.*")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    quiet_known_warnings()
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    run_dir = Path(cfg.paths.run_dir)
+    data, module = build(cfg)
+    ckpt_path = resume_path(cfg.get("ckpt_path"), Path(cfg.paths.output_root))
+    if ckpt_path:
+        check_compatible(ckpt_path, module)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "tokenizer.json").write_text(module.tokenizer.to_str())
+
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    loggers = make_loggers(cfg.get("logger"), run_dir)
+    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    for lg in loggers:
+        lg.log_hyperparams({**module.run_config, "model/params": count_parameters(module.model)})
+
+    trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+    ckpt_cb = trainer.checkpoint_callback
+    best = ckpt_cb.best_model_path if ckpt_cb else ""
+    if best and ckpt_cb.best_model_score is not None:  # monitor is val/loss: report the best checkpoint's val
+        metrics["val/loss"] = float(ckpt_cb.best_model_score)
+        metrics["val/ppl"] = math.exp(metrics["val/loss"])
+    if cfg.get("test", True) and not trainer.fast_dev_run:
+        results = trainer.test(module, datamodule=data, ckpt_path=best or None, verbose=False)
+        metrics.update({k: float(v) for k, v in results[0].items()})
+    if trainer.is_global_zero:
+        summary(metrics, best, run_dir)
+    return metrics
+
+
+def summary(metrics: dict[str, float], best: str, run_dir: Path) -> None:
+    line = "  ".join(f"{k} {metrics[k]:.2f}" for k in ("val/ppl", "test/ppl") if k in metrics)
+    print(f"\n== finished: {line}\n   best checkpoint: {best or '(none saved)'}\n   run directory:   {run_dir}\n"
+          f"   generate: python scripts/generate.py ckpt={run_dir} prompt=\"the\"", flush=True)
