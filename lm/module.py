@@ -50,7 +50,7 @@ class LanguageModel(pl.LightningModule):
 
     def on_train_batch_end(self, outputs, batch, batch_idx):
         # throughput over a window of log_every_n_steps batches; plain floats, no device sync
-        start, tokens = self._clock
+        start, tokens = self._clock or (time.perf_counter(), 0)  # None when resumed mid-epoch
         tokens += batch[0].numel() * self.trainer.world_size
         now = time.perf_counter()
         self.log("train/tokens_per_s", tokens / max(now - start, 1e-9), prog_bar=True)

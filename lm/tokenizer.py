@@ -40,11 +40,20 @@ def train_tokenizer(kind: str, lines: Iterable[str], vocab_size: int | None = No
         raise UserError(f"unknown tokenizer kind {kind!r}: use one of {', '.join(KINDS)} (tokenizer=word|bpe|char)")
     tok.train_from_iterator(lines, trainer=trainer, length=length)
     if kind != "bpe":
-        # the trainer leaves a hole in the ids when a special token (<unk> in PTB) is also a corpus word;
-        # renumber so ids run 0..V-1 and the embedding has exactly one row per type
-        ordered = sorted(tok.get_vocab().items(), key=lambda kv: kv[1])
-        tok.model = models.WordLevel({w: i for i, (w, _) in enumerate(ordered)}, unk_token=UNK)
+        tok = _renumbered(tok)
     return tok
+
+
+def _renumbered(tok: Tokenizer) -> Tokenizer:
+    """Ids 0..V-1 with <eos>=0, <unk>=1: the trainer leaves a hole (and a duplicate) when a special token is
+    also a corpus word, as <unk> is in PTB."""
+    words = [w for w, _ in sorted(tok.get_vocab().items(), key=lambda kv: kv[1]) if w not in (EOS, UNK)]
+    fresh = Tokenizer(models.WordLevel({EOS: 0, UNK: 1} | {w: i for i, w in enumerate(words, 2)}, unk_token=UNK))
+    fresh.pre_tokenizer = tok.pre_tokenizer
+    if tok.decoder is not None:
+        fresh.decoder = tok.decoder
+    fresh.add_special_tokens([EOS, UNK])
+    return fresh
 
 
 def eos_id(tok: Tokenizer) -> int:

@@ -20,7 +20,7 @@ from lm.tracking import make_loggers
 
 
 def resume_path(spec: str | None, output_root: Path) -> Path | None:
-    """`ckpt_path`: null (fresh run), `last` (newest last.ckpt under outputs/), a run directory or a file."""
+    """`ckpt_path`: null (fresh run), `last` (newest last.ckpt of this run name), a run directory or a file."""
     if not spec:
         return None
     if spec == "last":
@@ -71,7 +71,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     run_dir = Path(cfg.paths.run_dir)
     data, module = build(cfg)
-    ckpt_path = resume_path(cfg.get("ckpt_path"), Path(cfg.paths.output_root))
+    ckpt_path = resume_path(cfg.get("ckpt_path"), Path(cfg.paths.output_root) / cfg.name)
     if ckpt_path:
         check_compatible(ckpt_path, module)
     run_dir.mkdir(parents=True, exist_ok=True)

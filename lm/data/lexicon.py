@@ -54,6 +54,7 @@ class Lexicon:
     names: Mapping[str, tuple[str, ...]]             # "m"/"f" -> names
     verbs: Mapping[str, tuple[tuple[str, str], ...]]  # class -> pairs; classes as in the json
     adjectives: tuple[str, ...]
+    inanimate_adjectives: tuple[str, ...]            # the adjectives that also fit things: "the old house"
     prepositions: tuple[str, ...]
     pronouns: Mapping[str, str]                      # "m"/"f"/"pl" -> he/she/they
     reflexives: Mapping[str, str]                    # "m"/"f"/"pl" -> himself/herself/themselves
@@ -160,6 +161,8 @@ def _build(raw: dict, digest: str) -> Lexicon:
             add(Word(form, pos, "pl" if key == "pl" else "sg", "none" if key == "pl" else key, True))
     for form in raw["adjectives"]:
         add(Word(form, "adjective"))
+    if not set(raw["inanimate_adjectives"]) <= set(raw["adjectives"]):
+        raise UserError(f"lexicon {LEXICON_PATH}: inanimate_adjectives must be a subset of adjectives")
     for form in raw["prepositions"]:
         add(Word(form, "preposition"))
     countries = dict(raw["countries"])
@@ -180,7 +183,8 @@ def _build(raw: dict, digest: str) -> Lexicon:
         determiner=raw["determiner"], relativizer=raw["relativizer"], complementizer=raw["complementizer"],
         conjunction=raw["conjunction"], animate_nouns=animate, inanimate_nouns=inanimate,
         gendered_nouns=ro({g: tuple(p) for g, p in gendered.items()}), names=ro(names), verbs=ro(verbs),
-        adjectives=tuple(raw["adjectives"]), prepositions=tuple(raw["prepositions"]), pronouns=ro(pronouns),
+        adjectives=tuple(raw["adjectives"]), inanimate_adjectives=tuple(raw["inanimate_adjectives"]),
+        prepositions=tuple(raw["prepositions"]), pronouns=ro(pronouns),
         reflexives=ro(reflexives), fact_frames=frames, recall_frame=recall, country_language=ro(countries),
         words=ro(words), digest=digest)
 

@@ -1,0 +1,49 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from lm.model import RNNLM, count_parameters
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_shapes_and_state(cell):
+    m = RNNLM(50, emb_size=12, hidden_size=16, num_layers=3, cell=cell, tie_weights=False)
+    logits, state = m(torch.randint(0, 50, (4, 7)))
+    assert logits.shape == (4, 7, 50)
+    h = state[0] if cell == "lstm" else state
+    assert h.shape == (3, 4, 16)
+
+
+def test_tied_weights_share_storage_and_count_once():
+    m = RNNLM(50, emb_size=16, hidden_size=16, tie_weights=True)
+    assert m.decoder.weight.data_ptr() == m.embedding.weight.data_ptr()
+    untied = RNNLM(50, emb_size=16, hidden_size=16, tie_weights=False)
+    assert count_parameters(untied) - count_parameters(m) == 50 * 16
+
+
+def test_tying_unequal_sizes_is_refused_unless_projected():
+    with pytest.raises(ValueError, match="tie_projection"):
+        RNNLM(50, emb_size=8, hidden_size=16, tie_weights=True)
+    m = RNNLM(50, emb_size=8, hidden_size=16, tie_weights=True, tie_projection=True)
+    assert m(torch.zeros(1, 3, dtype=torch.long))[0].shape == (1, 3, 50)
+
+
+def test_forget_bias_sets_the_forget_gate_slice():
+    m = RNNLM(10, 4, 4, num_layers=2, forget_bias=1.0)
+    for layer in range(2):
+        b = getattr(m.rnn, f"bias_ih_l{layer}") + getattr(m.rnn, f"bias_hh_l{layer}")
+        assert torch.allclose(b[4:8], torch.ones(4))  # gate order i, f, g, o
+
+
+def test_tiny_model_overfits_one_batch():
+    torch.manual_seed(0)
+    m = RNNLM(16, 8, 8, num_layers=2, dropout=0.0, tie_weights=False)
+    x = torch.randint(0, 16, (2, 12))
+    y = torch.roll(x, -1, dims=1)
+    opt = torch.optim.Adam(m.parameters(), lr=0.05)
+    for _ in range(200):
+        opt.zero_grad()
+        loss = F.cross_entropy(m(x)[0].flatten(0, 1), y.flatten())
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.05

@@ -1,0 +1,50 @@
+from pathlib import Path
+
+import pytest
+from tokenizers import Tokenizer
+
+from lm.tokenizer import EOS, UNK, decode, encode_lines, eos_id, kind_of, train_tokenizer
+
+PTB = Path(__file__).resolve().parents[2] / "shared" / "data" / "ptb" / "train.txt"
+LINES = ["the cat sat on the mat", "naïve café — déjà vu", "日本語 テキスト ✓", "a  b   c"]
+
+
+def test_ptb_word_vocabulary_has_exactly_ten_thousand_contiguous_ids():
+    if not PTB.is_file():
+        pytest.skip("shared PTB copy not present")
+    tok = train_tokenizer("word", PTB.read_text().splitlines())
+    assert tok.get_vocab_size() == 10_000
+    assert sorted(tok.get_vocab().values()) == list(range(10_000))  # no hole: one embedding row per type
+    assert tok.token_to_id(UNK) is not None and tok.token_to_id(EOS) is not None
+
+
+def test_word_round_trip_with_eos_and_unknown_words():
+    tok = train_tokenizer("word", LINES)
+    ids = [i for line in encode_lines(tok, ["the cat sat", "the zebra sat"]) for i in line]
+    assert ids.count(eos_id(tok)) == 2
+    assert decode(tok, ids) == "the cat sat\nthe <unk> sat\n"
+
+
+@pytest.mark.parametrize("kind", ["bpe", "char"])
+def test_byte_level_and_char_round_trip_keep_exact_text(kind):
+    tok = train_tokenizer(kind, LINES * 20, vocab_size=300 if kind == "bpe" else None)
+    for line in LINES:
+        (ids,) = encode_lines(tok, [line])
+        assert ids[-1] == eos_id(tok)
+        assert decode(tok, ids) == line + "\n"
+
+
+def test_bpe_encodes_unseen_characters_exactly():
+    tok = train_tokenizer("bpe", ["plain ascii text only"] * 20, vocab_size=300)
+    (ids,) = encode_lines(tok, ["Ω≈ç √ 🎉"])
+    assert decode(tok, ids[:-1]) == "Ω≈ç √ 🎉"
+
+
+@pytest.mark.parametrize("kind", ["word", "bpe", "char"])
+def test_save_load_identity(kind, tmp_path):
+    tok = train_tokenizer(kind, LINES * 20, vocab_size=300 if kind == "bpe" else None)
+    tok.save(str(tmp_path / "tokenizer.json"))
+    back = Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
+    assert kind_of(back) == kind
+    assert back.get_vocab() == tok.get_vocab()
+    assert encode_lines(back, LINES) == encode_lines(tok, LINES)
