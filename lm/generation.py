@@ -1,0 +1,265 @@
+"""Text generation: prompt -> one recurrent step per new token (state kept) -> text, streamed as it is produced.
+
+The prompt is primed with `<eos>` (every training line follows one), read once, and its state is copied to
+`num_samples` rows that decode as one batch. Sample i of a call draws from its own generator seeded `seed + i`,
+so a sample can be reproduced alone, and batching does not change what is sampled.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+import torch
+from omegaconf import OmegaConf
+from tokenizers import Tokenizer
+
+from lm.errors import UserError
+
+from lm.fast_decode import make_engine
+from lm.model import RNNLM
+from lm.sampling import check_args, sample
+from lm.tokenizer import UNK, eos_id, kind_of
+
+
+@dataclass
+class Sample:
+    prompt: str
+    text: str  # the continuation: prompt + text is the whole passage
+    ids: list[int] = field(repr=False)  # the generated token ids
+    tokens: list[str] = field(repr=False)
+    logprobs: list[float] = field(repr=False)  # log p(token | context) under the model (temperature 1, unfiltered)
+    seed: int | None = None
+    index: int = 0  # which of the num_samples
+
+    @property
+    def mean_logprob(self) -> float | None:
+        return sum(self.logprobs) / len(self.logprobs) if self.logprobs else None
+
+    def record(self) -> dict:
+        return {"prompt": self.prompt, "sample": self.text, "tokens": self.tokens, "num_tokens": len(self.ids),
+                "mean_logprob": self.mean_logprob, "seed": self.seed, "index": self.index}
+
+
+class TextStream:
+    """Token ids in, text pieces out; the pieces concatenate to `lm.tokenizer.decode` of the ids.
+
+    Word-level: words joined by spaces, `<eos>` a line break, `<unk>` shown. Character: the characters.
+    Byte-level BPE: a character's UTF-8 bytes may span tokens, so ids wait until their bytes decode whole.
+    """
+
+    MAX_PENDING = 4  # a UTF-8 character has at most 4 bytes and every BPE token at least one
+
+    def __init__(self, tokenizer: Tokenizer, line_start: bool = True):
+        self.tok, self.kind, self.eos = tokenizer, kind_of(tokenizer), eos_id(tokenizer)
+        self.line_start = line_start  # word-level: no space before the first word of a line
+        self.pending: list[int] = []
+
+    def push(self, token_id: int) -> str:
+        if token_id == self.eos:
+            text = self.flush() + "\n"
+            self.line_start = True
+            return text
+        if self.kind == "bpe":
+            self.pending.append(token_id)
+            text = self.tok.decode(self.pending, skip_special_tokens=False)
+            if text.endswith("\ufffd") and len(self.pending) < self.MAX_PENDING:
+                return ""  # an incomplete character: wait for its remaining bytes
+            self.pending = []
+            return text
+        word = self.tok.id_to_token(token_id)
+        space = "" if self.line_start or self.kind == "char" else " "
+        self.line_start = False
+        return space + word
+
+    def flush(self) -> str:
+        """Whatever is held back (bytes that never completed a character decode as U+FFFD)."""
+        text = self.tok.decode(self.pending, skip_special_tokens=False) if self.pending else ""
+        self.pending = []
+        return text
+
+
+def encode_prompt(tokenizer: Tokenizer, prompt: str) -> tuple[list[int], list[str]]:
+    """Ids of `<eos>` + prompt, and the prompt's words (characters) that are not in the vocabulary."""
+    ids = tokenizer.encode(prompt, add_special_tokens=False).ids
+    unknown = []
+    if kind_of(tokenizer) != "bpe":  # byte-level BPE covers every byte
+        pieces = prompt.split() if kind_of(tokenizer) == "word" else list(prompt)
+        unknown = list(dict.fromkeys(p for p in pieces if tokenizer.token_to_id(p) is None))
+    return [eos_id(tokenizer)] + ids, unknown
+
+
+def unknown_message(unknown: list[str]) -> str:
+    return f"not in the vocabulary, read as {UNK}: " + ", ".join(repr(w) for w in unknown)
+
+
+def check_generate_args(max_new_tokens: int, num_samples: int, temperature: float, top_k: int | None,
+                        top_p: float | None, greedy: bool) -> None:
+    """Raise ValueError naming the first bad argument."""
+    if isinstance(max_new_tokens, bool) or int(max_new_tokens) != max_new_tokens or max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be an integer >= 0 (got {max_new_tokens})")
+    if isinstance(num_samples, bool) or int(num_samples) != num_samples or num_samples < 1:
+        raise ValueError(f"num_samples must be an integer >= 1 (got {num_samples})")
+    check_args(temperature, top_k, top_p, greedy)
+
+
+def generate(model: RNNLM, tokenizer: Tokenizer, prompt: str = "", max_new_tokens: int = 100,
+             temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None, greedy: bool = False,
+             num_samples: int = 1, seed: int | None = None, stop_at_eos: bool = False, engine="auto",
+             on_text: Callable[[int, str], None] | None = None,
+             warn: Callable[[str], None] | None = None) -> list[Sample]:
+    """Continue `prompt` `num_samples` times (one batch). Returns one Sample per row.
+
+    engine: 'auto' | 'reference' | 'fp32' | 'bf16' (see lm.fast_decode) or an engine from `make_engine`.
+    seed: sample i uses a generator seeded seed + i; None draws a base seed from torch's global generator.
+    on_text(row, piece): called with each new piece of text as soon as it is complete (streaming).
+    warn: where the unknown-word warning goes (default: warnings.warn).
+    """
+    check_generate_args(max_new_tokens, num_samples, temperature, top_k, top_p, greedy)
+    ids, unknown = encode_prompt(tokenizer, prompt)
+    if unknown:
+        (warn or (lambda m: warnings.warn(m, stacklevel=3)))(f"prompt {prompt!r}: " + unknown_message(unknown))
+    if seed is None:
+        seed = int(torch.randint(2**31 - num_samples, ()).item())
+    device = next(model.parameters()).device
+    if isinstance(engine, str):
+        engine = make_engine(model, engine, device)
+    generators = [torch.Generator().manual_seed(seed + i) for i in range(num_samples)]
+    streams = [TextStream(tokenizer, line_start=prompt == "") for _ in range(num_samples)]
+    settings = dict(temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy)
+
+    was_training = model.training
+    model.eval()  # dropout off
+    try:
+        with torch.inference_mode():
+            prompt_ids = torch.tensor([ids], dtype=torch.long, device=device)
+            rows = decode(engine, prompt_ids, num_samples, max_new_tokens, settings, generators,
+                          eos_id(tokenizer) if stop_at_eos else None, _piecewise(streams, on_text))
+    finally:
+        model.train(was_training)
+    return [Sample(prompt, "".join(pieces) + streams[i].flush(), row_ids, [tokenizer.id_to_token(t) for t in row_ids],
+                   lps, seed + i, i)
+            for i, (row_ids, lps, pieces) in enumerate(rows)]
+
+
+def _piecewise(streams: list[TextStream], on_text):
+    """on_token(row, id) -> text piece, also handed to on_text."""
+    def on_token(row: int, token_id: int) -> str:
+        piece = streams[row].push(token_id)
+        if piece and on_text is not None:
+            on_text(row, piece)
+        return piece
+    return on_token
+
+
+def decode(engine, prompt_ids: torch.Tensor, batch: int, max_new_tokens: int, settings: dict,
+           generators: list[torch.Generator], stop_id: int | None, on_token: Callable[[int, int], str]):
+    """The decoding loop. prompt_ids (1, T). Returns per row (ids, log-probs, text pieces).
+
+    Rows that hit `stop_id` stop recording; the batch steps on until every row has stopped.
+    """
+    logits, state = engine.prefill(prompt_ids, batch)  # (B, V): the prompt is read once
+    out = [([], [], []) for _ in range(batch)]
+    done = [False] * batch
+    for t in range(max_new_tokens):
+        tokens = sample(logits, generator=generators, **settings)  # (B,)
+        logprobs = logits.gather(1, tokens[:, None]).squeeze(1) - logits.logsumexp(-1)
+        for row, (tok, lp) in enumerate(zip(tokens.tolist(), logprobs.tolist())):
+            if done[row]:
+                continue
+            ids, lps, pieces = out[row]
+            ids.append(tok)
+            lps.append(lp)
+            pieces.append(on_token(row, tok))
+            done[row] = tok == stop_id
+        if all(done) or t + 1 == max_new_tokens:
+            break
+        logits, state = engine.step(tokens, state)  # one step per token: constant cost
+    return out
+
+
+# --- the command line (scripts/generate.py) -------------------------------------------------------------------
+
+SAMPLING_KEYS = ("max_new_tokens", "temperature", "top_k", "top_p", "greedy", "num_samples", "seed", "stop_at_eos")
+
+
+def options_from_config(cfg) -> dict:
+    """generate()'s keyword arguments from the Hydra config, checked; a bad value raises UserError."""
+    if OmegaConf.is_missing(cfg, "ckpt"):
+        raise UserError("no checkpoint given: add ckpt=<checkpoint file or run directory>")
+    opts = {k: cfg[k] for k in SAMPLING_KEYS}
+    try:
+        check_generate_args(opts["max_new_tokens"], opts["num_samples"], opts["temperature"], opts["top_k"],
+                            opts["top_p"], opts["greedy"])
+    except (ValueError, TypeError) as e:
+        raise UserError(str(e)) from None
+    return opts
+
+
+def read_prompts(prompt, prompt_file: str | None) -> list[str]:
+    """The prompts: `prompt`, or the non-blank lines of `prompt_file`."""
+    if prompt_file is None:
+        return [str(prompt or "")]  # Hydra may hand over a number; "" means "start a new line"
+    if prompt:
+        raise UserError("give either prompt=... or prompt_file=..., not both")
+    path = Path(prompt_file).expanduser()
+    if not path.is_file():
+        raise UserError(f"no prompt file at {path}")
+    prompts = [line.rstrip("\r\n") for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not prompts:
+        raise UserError(f"prompt file {path} is empty: write one prompt per line")
+    return prompts
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda") and not str(name).startswith("cuda:"):
+        raise UserError(f"device must be auto, cpu or cuda (got {name!r})")
+    if name != "cpu" and not torch.cuda.is_available():
+        raise UserError(f"device={name} but CUDA is not available here: use device=cpu or device=auto")
+    return torch.device(name)
+
+
+class Output:
+    """Plain text to stdout (streamed when there is one sample per prompt), or JSONL records to a file."""
+
+    def __init__(self, path: str | None, num_samples: int, stdout: TextIO = sys.stdout):
+        self.path, self.stdout, self.count = path, stdout, 0
+        self.streaming = path is None and num_samples == 1
+        self.file = None
+        if path is not None:
+            try:
+                Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                self.file = open(Path(path).expanduser(), "w", encoding="utf-8")
+            except OSError as e:
+                raise UserError(f"cannot write output={path}: {e.strerror}") from None
+
+    def start(self, prompt: str) -> Callable[[int, str], None] | None:
+        """Before a prompt: when streaming, echo it and return the on_text callback that prints each piece."""
+        if not self.streaming:
+            return None
+        self.stdout.write(("---\n" if self.count else "") + prompt)
+        self.stdout.flush()
+        return lambda row, piece: (self.stdout.write(piece), self.stdout.flush())
+
+    def write(self, samples: list[Sample]) -> None:
+        for s in samples:
+            if self.file is not None:
+                self.file.write(json.dumps(s.record(), ensure_ascii=False) + "\n")
+            else:
+                if not self.streaming:
+                    self.stdout.write(f"--- sample {s.index} (seed {s.seed}) ---\n{s.prompt}{s.text}")
+                if not (s.prompt + s.text).endswith("\n"):
+                    self.stdout.write("\n")
+            self.count += 1
+        self.stdout.flush()
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()

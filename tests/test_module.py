@@ -1,0 +1,81 @@
+import math
+import random
+
+import pytorch_lightning as pl
+import torch
+
+from lm.data.datamodule import LMDataModule
+from lm.module import LanguageModel
+
+SGD = {"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.5}
+
+
+def write_corpus(root, n_lines=(300, 40, 40), seed=0):
+    rng = random.Random(seed)
+    words = "the a cat dog sees runs and big small red".split()
+    for split, n in zip(("train", "valid", "test"), n_lines):
+        (root / f"{split}.txt").write_text("\n".join(" ".join(rng.choices(words, k=8)) for _ in range(n)) + "\n")
+    return root
+
+
+def tiny_setup(tmp_path, batch_size=4):
+    dm = LMDataModule({"source": "text", "dir": str(write_corpus(tmp_path)), "batch_size": batch_size,
+                       "eval_batch_size": 2, "bptt": 5}, {"kind": "word"}, tmp_path / "cache")
+    tok = dm.prepare()
+    module = LanguageModel({"vocab_size": tok.get_vocab_size(), "emb_size": 8, "hidden_size": 8, "num_layers": 1,
+                            "dropout": 0.0}, SGD, None)
+    module.tokenizer = tok
+    return dm, module
+
+
+def record_states(module):
+    calls = []
+    forward = module.model.forward
+
+    def spy(tokens, state=None):
+        logits, new = forward(tokens, state)
+        calls.append((module.trainer.state.stage, None if state is None else state[0].clone(), new[0].detach().clone()))
+        return logits, new
+
+    module.model.forward = spy
+    return calls
+
+
+def test_state_is_carried_across_chunks_and_reset_at_each_epoch_and_eval_pass(tmp_path):
+    dm, module = tiny_setup(tmp_path)
+    calls = record_states(module)
+    trainer = pl.Trainer(max_epochs=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         num_sanity_val_steps=0, use_distributed_sampler=False, enable_model_summary=False)
+    trainer.fit(module, datamodule=dm)
+    runs, prev_stage = [], None  # consecutive calls of one loop pass
+    for stage, state_in, state_out in calls:
+        if stage != prev_stage or state_in is None:
+            runs.append([])
+        runs[-1].append((state_in, state_out))
+        prev_stage = stage
+    stages = [c[0] for c in calls]
+    n_train = sum(s == "train" for s in stages) // 2
+    assert n_train > 3
+    assert len(runs) == 4  # train, validate, train, validate: each starts from a fresh (None) state
+    for run in runs:
+        assert run[0][0] is None
+        for (_, out), (inp, _) in zip(run, run[1:]):
+            assert inp is not None and torch.equal(inp, out)  # the next chunk starts where this one ended
+
+
+def test_perplexity_is_exp_of_total_nll_over_total_tokens(tmp_path):
+    dm, module = tiny_setup(tmp_path)
+    trainer = pl.Trainer(logger=False, enable_progress_bar=False, use_distributed_sampler=False,
+                         enable_model_summary=False)
+    (res,) = trainer.validate(module, datamodule=dm, verbose=False)
+    # the same number by hand: one pass over the valid rows, state carried
+    module.eval()
+    nll, n, state = 0.0, 0, None
+    with torch.no_grad():
+        for x, y in dm.val_dataloader():
+            logits, state = module.model(x, state)
+            nll += torch.nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum").item()
+            n += y.numel()
+    assert n == (len(dm.ids["valid"]) // 2 - 1) * 2  # every predicted token of both rows counted once
+    assert math.isclose(res["val/ppl"], math.exp(nll / n), rel_tol=1e-5)
+    assert math.isclose(res["val/loss"], nll / n, rel_tol=1e-5)
