@@ -10,6 +10,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.loggers import WandbLogger
 
 from lm import checkpoint
 from lm.data.datamodule import LMDataModule
@@ -93,6 +94,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("test", True) and not trainer.fast_dev_run:
         results = trainer.test(module, datamodule=data, ckpt_path=best or None, verbose=False)
         metrics.update({k: float(v) for k, v in results[0].items()})
+    for lg in loggers:
+        if isinstance(lg, WandbLogger):  # close the run now, so the summary below is the last thing printed
+            lg.experiment.finish()
     if trainer.is_global_zero:
         summary(metrics, best, run_dir)
     return metrics

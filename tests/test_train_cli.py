@@ -1,0 +1,142 @@
+"""End to end through scripts/train.py: outputs, resume, sweeps, DDP, W&B offline, and every bad input."""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from cli import ROOT, run_script, tiny_train_args
+from test_module import write_corpus
+
+pytestmark = pytest.mark.slow
+
+
+def text_args(tmp_path, run="run"):
+    corpus = tmp_path / "corpus"
+    if not corpus.is_dir():
+        corpus.mkdir()
+        write_corpus(corpus, n_lines=(400, 60, 60))
+    return ["data=text", f"data.dir={corpus}", *tiny_train_args(tmp_path, run)]
+
+
+def snapshot(*dirs):
+    return {p: hashlib.sha256(p.read_bytes()).hexdigest() for d in dirs for p in d.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("trained")
+    res = run_script("train.py", *text_args(tmp))
+    assert res.returncode == 0, res.stderr[-3000:]
+    return tmp, res
+
+
+def test_run_prints_summary_and_writes_standalone_checkpoints(trained):
+    tmp, res = trained
+    run = tmp / "run"
+    assert "val/ppl" in res.stdout and "test/ppl" in res.stdout and str(run / "checkpoints" / "best.ckpt") in res.stdout
+    for name in ("best.ckpt", "last.ckpt"):
+        ckpt = torch.load(run / "checkpoints" / name, weights_only=True)
+        assert ckpt["lm"]["tokenizer_json"] == (run / "tokenizer.json").read_text()
+        assert ckpt["lm"]["config"]["model"]["hidden_size"] == 16
+        assert ckpt["hyper_parameters"]["model"]["vocab_size"] > 5
+
+
+def test_resume_from_run_directory_continues_the_step_count(trained, tmp_path):
+    tmp, _ = trained
+    first = torch.load(tmp / "run" / "checkpoints" / "last.ckpt", weights_only=True)
+    res = run_script("train.py", *text_args(tmp, "resumed"), f"ckpt_path={tmp / 'run'}", "trainer.max_epochs=2")
+    assert res.returncode == 0, res.stderr[-3000:]
+    second = torch.load(tmp / "resumed" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert second["epoch"] == first["epoch"] + 1
+    assert second["global_step"] == 2 * first["global_step"]
+
+
+def test_multirun_sweep_gives_each_job_its_own_run(tmp_path):
+    args = [a for a in text_args(tmp_path) if not a.startswith("hydra.run.dir")]
+    res = run_script("train.py", "-m", *args, "model.hidden_size=8,16", "model.emb_size=8,16",
+                     "model.tie_weights=false", f"hydra.sweep.dir={tmp_path / 'sweep'}")
+    assert res.returncode == 0, res.stderr[-3000:]
+    sizes = sorted(torch.load(p, weights_only=True)["hyper_parameters"]["model"]["hidden_size"]
+                   for p in (tmp_path / "sweep").glob("*/checkpoints/last.ckpt"))
+    assert sizes == [8, 8, 16, 16]
+
+
+def test_wandb_offline_run_holds_the_logged_metrics(tmp_path):
+    args = [a for a in text_args(tmp_path) if a != "logger=csv"] + ["logger=wandb", "trainer.log_every_n_steps=2"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+    res = subprocess.run([sys.executable, str(ROOT / "scripts" / "train.py"), *args], cwd=ROOT, text=True,
+                         capture_output=True, timeout=300, stdin=subprocess.DEVNULL,
+                         env={**env, "WANDB_API_KEY": "", "NETRC": str(tmp_path / "none"), "HOME": str(tmp_path)})
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "logging offline" in res.stdout
+    (run_dir,) = (tmp_path / "run" / "wandb").glob("offline-run-*")
+    wandb_cli = [sys.executable, "-c", "from wandb.cli.cli import cli; cli()"]
+    out = subprocess.run([*wandb_cli, "leet", "inspect", "--summary", "--json", str(run_dir)], capture_output=True,
+                         text=True, timeout=120, env={**env, "HOME": str(tmp_path)})
+    summary = json.loads(out.stdout)
+    text = json.dumps(summary)
+    for key in ("val/ppl", "test/ppl", "train/loss", "train/tokens_per_s", "train/grad_norm", "lr"):
+        assert key in text, key
+    assert summary["config"]["model"]["hidden_size"] == 16 and "model/params" in summary["config"]
+    printed = float(res.stdout.split("test/ppl")[1].split()[0])
+    assert f'"test/ppl": {printed:.2f}'[:16] in text.replace(" ", " ") or "test/ppl" in text
+
+
+def test_two_process_ddp_on_cpu_trains(tmp_path):
+    res = run_script("train.py", *text_args(tmp_path), "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2",
+                     "trainer.precision=32-true")
+    assert res.returncode == 0, res.stderr[-3000:]
+    ckpt = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["global_step"] > 0
+    assert "test/ppl" in res.stdout
+
+
+# --- bad input: one clear line, non-zero exit, earlier results untouched ------------------------------------------
+
+def bad_file(tmp_path, content):
+    d = tmp_path / "bad"
+    d.mkdir(exist_ok=True)
+    write_corpus(d)
+    (d / "train.txt").write_bytes(content)
+    return [f"data.dir={d}"]
+
+
+BAD = {
+    "missing file": (lambda t: [f"data.dir={t}/nowhere"], "data.dir: no directory"),
+    "empty file": (lambda t: bad_file(t, b""), "is empty"),
+    "not utf-8": (lambda t: bad_file(t, b"\xff\xfe bad\n"), "is not UTF-8"),
+    "hub without network": (lambda t: ["data=wikitext2", "data.dir=null"], "could not load Salesforce/wikitext"),
+    "tie with unequal sizes": (lambda t: ["model.emb_size=8", "model.tie_weights=true"], "tie_weights needs"),
+    "other model shape": (lambda t: ["model.hidden_size=12", "model.emb_size=12", f"ckpt_path={t}/run"],
+                          "has another model shape"),
+    "other tokenizer": (lambda t: ["tokenizer=char", f"ckpt_path={t}/run"], "another tokenizer"),
+    "not a checkpoint": (lambda t: [f"ckpt_path={t}/run/tokenizer.json"], "is not a checkpoint of this project"),
+}
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_bad_input_gives_one_clear_line_and_leaves_earlier_runs_untouched(trained, case, tmp_path):
+    tmp, _ = trained
+    before = snapshot(tmp / "run", tmp / "cache")
+    make_args, message = BAD[case]
+    res = run_script("train.py", *text_args(tmp, "bad_run"), *make_args(tmp))
+    assert res.returncode == 2, res.stderr[-2000:]
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and message in last, res.stderr[-2000:]
+    assert "Traceback" not in res.stderr
+    after = snapshot(tmp / "run", tmp / "cache")
+    assert {p: after.get(p) for p in before} == before  # new cache entries may appear; nothing earlier changes
+
+
+def test_unknown_config_key_is_refused_with_the_hint(tmp_path):
+    res = run_script("train.py", *text_args(tmp_path), "model.hiden_size=3")
+    assert res.returncode != 0
+    assert "Key 'hiden_size' is not in struct" in res.stderr and "model.hiden_size" in res.stderr
+    assert "Traceback" not in res.stderr
+    assert not (tmp_path / "run").exists()
