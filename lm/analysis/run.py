@@ -1,0 +1,182 @@
+"""The logic behind scripts/analyze.py: checkpoints x analyses -> files in one folder, tables, W&B.
+
+    <first run dir>/analysis/             (or output_dir=...)
+        agreement.csv / .png              accuracy against distance, every checkpoint
+        gradients.csv / .png              gradient norm against distance, every checkpoint (+ gradients_items.csv)
+        gates_<label>.csv, _<k>.png       every gate and state per layer, unit and token; heatmaps
+        subject_change_<label>.csv / .png forget and input gates where the subject changes
+        probes_<label>.csv / .png         diagnostic classifiers: accuracy against position
+        ablation_<label>.csv / .png       units ranked by the accuracy their ablation costs
+        summary.json                      what was printed, in numbers
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from lm import checkpoint
+from lm.analysis.gates import require_cell
+from lm.analysis.report import Section, write_json
+from lm.analysis.sections import RUNNERS, SUPPORTED, Ckpt
+from lm.errors import UserError
+from lm.tracking import ensure_wandb_mode
+
+ANALYSES = tuple(RUNNERS)
+
+
+def as_list(value) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple, ListConfig)):
+        return [str(v) for v in value]
+    return [s.strip() for s in str(value).split(",") if s.strip()]
+
+
+def parse_analyses(value) -> tuple[list[str], bool]:
+    """The analyses to run in a fixed order, and whether they were named (False for `all`)."""
+    names = as_list(value)
+    if names == ["all"]:
+        return list(ANALYSES), False
+    unknown = [n for n in names if n not in ANALYSES]
+    if unknown or not names:
+        raise UserError(f"unknown analysis {', '.join(map(repr, unknown)) or '(none given)'}: use one of "
+                        f"{', '.join(ANALYSES)} or all, e.g. analysis=gates or analysis=[agreement,gradients]")
+    return [n for n in ANALYSES if n in names], True
+
+
+def expand_ckpts(specs: Sequence[str]) -> list[str]:
+    """A sweep folder (outputs/<name>/multirun_<time>) stands for every run in it, in job order."""
+    out = []
+    for spec in specs:
+        p = Path(spec).expanduser()
+        runs = [] if not p.is_dir() or (p / checkpoint.CKPT_DIR).is_dir() or any(p.glob("*.ckpt")) else \
+            [d for d in p.iterdir() if d.is_dir() and (d / checkpoint.CKPT_DIR).is_dir()]
+        out += [str(d) for d in sorted(runs, key=lambda d: (not d.name.isdigit(), int(d.name) if d.name.isdigit()
+                                                            else 0, d.name))] or [spec]
+    return out
+
+
+def run_dir_of(path: Path) -> Path:
+    return path.parent.parent if path.parent.name == checkpoint.CKPT_DIR else path.parent
+
+
+def safe(label: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", label).strip("_") or "model"
+
+
+def default_labels(cells: Sequence[str], paths: Sequence[Path]) -> list[str]:
+    """The cell type when that tells the checkpoints apart (rnn, lstm), else cell_<run folder>."""
+    if len(set(cells)) == len(cells):
+        return list(cells)
+    labels = [f"{c}_{run_dir_of(p).name}" for c, p in zip(cells, paths)]
+    return labels if len(set(labels)) == len(labels) else [f"{c}_{i}" for i, c in enumerate(cells)]
+
+
+def load_ckpts(specs: Sequence[str], labels: Sequence[str] | None, grammar: dict | None) -> list[Ckpt]:
+    if not specs:
+        raise UserError("ckpt is empty: give ckpt=PATH or ckpt=[PATH1,PATH2]")
+    loaded = [checkpoint.load(s) for s in expand_ckpts(specs)]
+    names = list(labels) if labels else default_labels([x.model.cell for x in loaded], [x.path for x in loaded])
+    if len(names) != len(loaded) or len({safe(n) for n in names}) != len(names):
+        raise UserError(f"labels must give {len(loaded)} distinct names, one per checkpoint; got {names}")
+    out = []
+    for name, x in zip(names, loaded):
+        data = x.config.get("data") or {}
+        g = grammar if grammar is not None else (data.get("grammar") or {}) if data.get("source") == "builtin" else {}
+        out.append(Ckpt(safe(name), x.path, x.model, x.tokenizer, dict(g), str(x.config.get("name") or "")))
+    return out
+
+
+def plan(cks: Sequence[Ckpt], analyses: list[str], named: bool) -> list[tuple[str, list[Ckpt]]]:
+    """Each analysis with the checkpoints it runs on. A named analysis that some checkpoint's cell does not
+    support is an error; under analysis=all it runs on the checkpoints that support it (and says so)."""
+    out = []
+    for a in analyses:
+        cells = SUPPORTED.get(a)
+        bad = [ck for ck in cks if cells and ck.model.cell not in cells]
+        if bad and named:
+            require_cell(bad[0].model, cells, a, bad[0].path)
+        for ck in bad:
+            print(f"note: skipping analysis={a} for {ck.label}: it needs {'/'.join(cells)}, not {ck.model.cell}",
+                  flush=True)
+        keep = [ck for ck in cks if ck not in bad]
+        if keep:
+            out.append((a, keep))
+    return out
+
+
+def settings(cfg: DictConfig, name: str) -> dict:
+    s = OmegaConf.to_container(cfg.get(name) or {}, resolve=True)
+    for key in ("n_items", "max_offset", "min_items", "min_n", "bin_width", "top_k", "max_rows", "max_units"):
+        if key in s and (not isinstance(s[key], int) or s[key] < (0 if key == "max_offset" else 1)):
+            raise UserError(f"{name}.{key} must be a positive whole number, got {s[key]!r}")
+    return s
+
+
+def analyze(cfg: DictConfig) -> dict:
+    analyses, named = parse_analyses(cfg.analysis)
+    torch.manual_seed(int(cfg.seed))
+    if cfg.get("threads"):
+        torch.set_num_threads(int(cfg.threads))
+    grammar = OmegaConf.to_container(cfg.grammar, resolve=True) if cfg.get("grammar") is not None else None
+    cks = load_ckpts(as_list(cfg.ckpt), as_list(cfg.get("labels")) or None, grammar)
+    todo = [(a, some, settings(cfg, a)) for a, some in plan(cks, analyses, named)]  # every check before work
+    out = Path(cfg.output_dir) if cfg.get("output_dir") else run_dir_of(cks[0].path) / "analysis"
+    out.mkdir(parents=True, exist_ok=True)
+    common = {"split": str(cfg.split), "seed": int(cfg.seed)}
+    sections = []
+    for a, some, s in todo:
+        start = time.perf_counter()
+        sections.append(RUNNERS[a](some, s, common, out))
+        print(f"   ({a}: {time.perf_counter() - start:.1f}s)\n", flush=True)
+    summary = {"checkpoints": {ck.label: str(ck.path) for ck in cks}, "split": common["split"],
+               "seed": common["seed"], **{s.name: s.summary for s in sections}}
+    files = [write_json(out / "summary.json", summary)]
+    if cfg.get("wandb", True):
+        log_wandb(cfg, cks, sections, summary, out)
+    print(f"== wrote {sum(len(s.files) for s in sections) + len(files)} files to {out}", flush=True)
+    return summary
+
+
+def log_wandb(cfg: DictConfig, cks: Sequence[Ckpt], sections: Sequence[Section], summary: dict, out: Path) -> None:
+    """Images and tables as a job_type=analysis run: online with a key, offline (never a prompt) without."""
+    mode = ensure_wandb_mode()
+    try:
+        import wandb
+    except ImportError:
+        print("W&B: wandb is not installed; skipped (pip install wandb, or wandb=false)", flush=True)
+        return
+    run = wandb.init(project=cfg.get("wandb_project") or "lstm-lm", job_type="analysis", dir=str(out),
+                     group=cks[0].run_name or None,
+                     name="analysis-" + "-".join(ck.label for ck in cks), mode=mode,
+                     config={"ckpt": [str(ck.path) for ck in cks], "analysis": as_list(cfg.analysis),
+                             "split": str(cfg.split), "seed": int(cfg.seed)})
+    for s in sections:
+        images = {f"{s.name}/{p.stem}": wandb.Image(str(p)) for p in s.files if p.suffix == ".png"}
+        tables = {f"{s.name}/{name}": _table(wandb, rows) for name, rows in s.tables.items() if rows}
+        run.log({**images, **tables})
+    run.summary.update({k: v for k, v in _flat(summary).items() if isinstance(v, (int, float, str))})
+    run.finish()
+    where = f"offline: wandb sync {out}/wandb/offline-run-*" if mode == "offline" else "online"
+    print(f"W&B: logged the analysis ({where})", flush=True)
+
+
+def _table(wandb, rows: Sequence[dict]):
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    return wandb.Table(columns=cols, data=[[r.get(k) for k in cols] for r in rows])
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}/"))
+        elif not isinstance(v, list):
+            out[f"{prefix}{k}"] = v
+    return out
