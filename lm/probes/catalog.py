@@ -1,0 +1,106 @@
+"""What `probes=[...]` may name, turned into suites.
+
+    agreement, gender, recall      a built-in suite (lm/probes/suites), in the vocabulary `vocab` says
+    path/to/file.jsonl             one suite of minimal pairs
+    path/to/dir                    one suite per *.jsonl file in it (BLiMP's data/ folder: 67 suites)
+    blimp, blimp/<paradigm>        BLiMP from the Hugging Face hub (needs a network the first time)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tokenizers import Tokenizer
+
+from lm.errors import UserError
+from lm.probes.records import Suite, parse_record, read_dir, read_jsonl
+from lm.probes.suites import BUILTIN_SUITES, builtin_suite
+from lm.probes.vocab import (CORPUS_STYLE, PERIODS, ProbeVocab, TextStyle, detect_style, in_vocabulary,
+                             load_vocab, restrict)
+
+BLIMP_HUB = "nyu-mll/blimp"
+OFFLINE_BLIMP = ("offline: download BLiMP's data/*.jsonl (github.com/alexwarstadt/blimp) and pass the folder, "
+                 "probes=[path/to/blimp/data]")
+
+
+@dataclass(frozen=True)
+class BuiltinOptions:
+    n_items: int = 1000
+    seed: int = 0
+    max_phrases: int = 4
+    max_distance: int = 24
+
+
+def is_builtin(spec: str) -> bool:
+    return spec in BUILTIN_SUITES
+
+
+def file_suites(spec: str, limit: int | None = None) -> list[Suite]:
+    """Suites from a file, a directory or the hub; UserError for anything else."""
+    if spec == "blimp" or spec.startswith("blimp/"):
+        return hub_blimp(spec.partition("/")[2] or None, limit)
+    p = Path(spec).expanduser()
+    if p.is_dir():
+        return read_dir(p, limit)
+    if p.is_file():
+        return [read_jsonl(p, limit=limit)]
+    raise UserError(f"unknown suite {spec!r}: not a built-in suite ({', '.join(BUILTIN_SUITES)}), not blimp or "
+                    f"blimp/<paradigm>, and no file or directory at {p.resolve()}")
+
+
+def hub_blimp(paradigm: str | None, limit: int | None = None) -> list[Suite]:
+    try:
+        import datasets
+        datasets.disable_progress_bars()
+        names = [paradigm] if paradigm else datasets.get_dataset_config_names(BLIMP_HUB)
+        suites = []
+        for name in names:
+            ds = datasets.load_dataset(BLIMP_HUB, name, split="train")
+            rows = ds if limit is None else ds.select(range(min(limit, len(ds))))
+            pairs = [parse_record(dict(r), f"hub:{BLIMP_HUB}/{name}:{i}") for i, r in enumerate(rows, 1)]
+            suites.append(Suite(name, pairs, f"hub:{BLIMP_HUB}/{name}"))
+        return suites
+    except UserError:
+        raise
+    except Exception as e:  # no network, unknown paradigm, hub down: datasets raises many types
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        raise UserError(f"could not load BLiMP{'/' + paradigm if paradigm else ''} from the Hugging Face hub "
+                        f"({first}); {OFFLINE_BLIMP}") from None
+
+
+def choose_vocab(vocab: str, config: dict) -> str:
+    """auto: the grammar's words for a model trained on the built-in corpus, English otherwise."""
+    if vocab != "auto":
+        return vocab
+    data = (config or {}).get("data") or {}
+    local = data.get("dir") or any(data.get(s) for s in ("train", "valid", "test"))
+    return "grammar" if data.get("source", "builtin") == "builtin" and not local and data else "english"
+
+
+def english_for(tokenizers: list[Tokenizer]) -> ProbeVocab:
+    """The English vocabulary cut to the words every model spells without <unk>, so all see the same items."""
+    checks = [in_vocabulary(t) for t in tokenizers]
+    return restrict(load_vocab("english"), lambda w: all(ok(w) for ok in checks))
+
+
+def english_style(tokenizer: Tokenizer, case: str = "auto", period: str = "auto") -> TextStyle:
+    """detect_style, with `case` (lower | cased) and `period` (sep | attached | eos) overriding what it reads."""
+    if case not in ("auto", "lower", "cased") or period not in ("auto", *PERIODS):
+        raise UserError(f"style.case must be auto, lower or cased and style.period auto or one of "
+                        f"{', '.join(PERIODS)} (got {case!r}, {period!r})")
+    found = detect_style(tokenizer)
+    return TextStyle(found.lower if case == "auto" else case == "lower", found.period if period == "auto" else period)
+
+
+def builtin_for(name: str, vocab: ProbeVocab, tokenizer: Tokenizer, options: BuiltinOptions,
+                style: TextStyle | None = None) -> Suite:
+    """A built-in suite for one model: grammar words as the corpus writes them, English ones in `style`
+    (default: read off the tokenizer)."""
+    if vocab.name == "grammar":
+        style = CORPUS_STYLE
+    style = style or detect_style(tokenizer)
+    suite = builtin_suite(name, vocab, options.n_items, options.seed, style, options.max_phrases,
+                          options.max_distance)
+    suite.notes["style"] = {"lower": style.lower, "period": style.period}
+    return suite

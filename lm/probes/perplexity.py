@@ -1,0 +1,64 @@
+"""Perplexity of a checkpoint on a split of its own corpus (or on any text file), as training measures it:
+the split as one token stream in `batch_size` rows, read in `bptt` chunks with the state carried across them,
+exp(total NLL / total predicted tokens)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from lm.data.batching import batchify, chunk_bounds
+from lm.data.cache import token_ids
+from lm.data.sources import SPLITS, TextSource, make_source
+from lm.errors import UserError
+from lm.model import RNNLM, detach_state
+
+
+def stream_perplexity(model: RNNLM, ids: np.ndarray, batch_size: int = 10, bptt: int = 35) -> dict:
+    """{"loss", "ppl", "tokens"} of a token stream; ValueError when it is too short for batch_size rows."""
+    if batch_size < 1 or bptt < 1:
+        raise ValueError(f"batch_size and bptt must be >= 1, got {batch_size}, {bptt}")
+    device = next(model.parameters()).device
+    grid = batchify(ids, batch_size)  # (B, L)
+    nll, count, state = 0.0, 0, None
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            for start, t in chunk_bounds(grid.shape[1], bptt):
+                block = torch.from_numpy(np.asarray(grid[:, start:start + t + 1], dtype=np.int64)).to(device)
+                logits, state = model(block[:, :-1], state)
+                state = detach_state(state)
+                nll += float(F.cross_entropy(logits.float().flatten(0, 1), block[:, 1:].flatten(),
+                                             reduction="sum"))
+                count += block[:, 1:].numel()
+    finally:
+        model.train(was_training)
+    loss = nll / count
+    return {"loss": loss, "ppl": math.exp(loss), "tokens": count}
+
+
+def split_perplexity(model: RNNLM, tokenizer, config: dict, split: str, cache_dir: str | Path,
+                     file: str | None = None, batch_size: int | None = None, bptt: int | None = None) -> dict:
+    """Perplexity on `split` of the corpus the checkpoint's config names, or on `file` (one line per example)."""
+    if split not in SPLITS:
+        raise UserError(f"unknown split {split!r}: use one of {', '.join(SPLITS)}")
+    data = dict((config or {}).get("data") or {})
+    if file:
+        source = TextSource({s: file for s in SPLITS})
+    elif not data:
+        raise UserError("this checkpoint's config names no corpus: give perplexity.file=FILE")
+    else:
+        source = make_source(data)
+    ids = token_ids(source, split, tokenizer, Path(cache_dir))
+    b = batch_size or int(data.get("eval_batch_size", 10))
+    t = bptt or int(data.get("bptt", 35))
+    try:
+        out = stream_perplexity(model, ids, b, t)
+    except ValueError as e:
+        raise UserError(f"{e}; use a larger text or a smaller perplexity.batch_size") from None
+    return out | {"split": split, "file": file, "source": source.name}

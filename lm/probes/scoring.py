@@ -1,0 +1,105 @@
+"""Scores of sentences, continuations and minimal pairs: the API the probes and scripts use.
+
+    scorer = Scorer(model, tokenizer)                  # precision "auto": bf16 matmuls where the CPU has them
+    scorer.sentence_logprobs(["the dogs run ."])       # log p(sentence <eos> | <eos>)
+    scorer.continuation_logprobs(["the dogs"], ["run"])  # log p(run | <eos> the dogs)
+    scorer.score(pairs)                                # Score(good, bad, correct, oov) per Pair
+
+Every item starts from a fresh state primed with <eos>; a word of several tokens sums their log-probs; a pair is
+right when its good side scores strictly higher than every bad side. How the work is batched: lm/probes/engine.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from lm.model import RNNLM
+from lm.probes.encoding import PairEncoder
+from lm.probes.engine import LogProbEngine, Request
+from lm.probes.records import Pair
+
+
+def token_logprobs(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """log softmax(logits)[target] per row: logits (N, V), targets (N,) -> (N,) fp32."""
+    if logits.dim() != 2 or targets.shape != logits.shape[:1]:
+        raise ValueError(f"logits must be (N, V) and targets (N,), got {tuple(logits.shape)} and "
+                         f"{tuple(targets.shape)}")
+    logits = logits.float()
+    return logits.gather(1, targets[:, None].long())[:, 0] - torch.logsumexp(logits, dim=1)
+
+
+def continuation_logprob(logits: torch.Tensor, targets: torch.Tensor) -> float:
+    """log p(targets) = sum_t log softmax(logits_t)[targets_t]; logits (T, V) are the outputs that predict
+    each target (the output at the context's last token predicts targets[0])."""
+    return float(token_logprobs(logits, targets).double().sum())
+
+
+def pair_correct(good: float, bad: list[float] | tuple[float, ...]) -> bool:
+    """Right when the good side scores strictly higher than every bad side (a tie is wrong)."""
+    if not len(bad):
+        raise ValueError("bad must hold at least one score")
+    return all(good > b for b in bad)
+
+
+@dataclass(frozen=True)
+class Score:
+    good: float
+    bad: tuple[float, ...]
+    correct: bool | None  # None: not scored, a critical word is out of vocabulary
+    oov: tuple[str, ...] = ()
+
+    @property
+    def margin(self) -> float | None:
+        return None if self.correct is None else self.good - max(self.bad)
+
+
+class Scorer:
+    """Whole sentences, continuations and minimal pairs under one model and tokenizer.
+
+    Whole-sentence scores include the closing <eos> when `end_with_eos` (a corpus line ends with one). For a
+    sentence pair, Score.good / .bad leave out the tokens both sides share at the start (equal on both)."""
+
+    def __init__(self, model: RNNLM, tokenizer, precision: str = "auto", max_tokens: int = 65536,
+                 end_with_eos: bool = True):
+        self.encoder = PairEncoder(tokenizer, end_with_eos)
+        self.engine = LogProbEngine(model, precision, max_tokens)
+        self.eos, self.end_with_eos = self.encoder.eos, end_with_eos
+
+    @property
+    def precision(self) -> str:
+        return self.engine.precision
+
+    def sentence_logprobs(self, sentences: list[str]) -> list[float]:
+        tail = (self.eos,) if self.end_with_eos else ()
+        reqs = [Request((self.eos,), ids + tail) for ids in self.encoder.ids(list(sentences))]
+        return self.engine(reqs).tolist()
+
+    def continuation_logprobs(self, prefixes: list[str], continuations: list[str]) -> list[float]:
+        """log p(continuation | prefix) per item, the two joined by one space (see lm.probes.encoding)."""
+        if len(prefixes) != len(continuations):
+            raise ValueError(f"prefixes and continuations differ in length ({len(prefixes)} vs "
+                             f"{len(continuations)})")
+        pairs = [Pair(c.strip(), (c.strip(),), p.strip()) for p, c in zip(prefixes, continuations)]
+        reqs = [Request(e.context, e.sides[0]) for e in self.encoder.encode(pairs)]
+        return self.engine(reqs).tolist()
+
+    def score(self, pairs) -> list[Score]:
+        """One Score per Pair; pairs with an out-of-vocabulary critical word are not run."""
+        encoded = self.encoder.encode(list(pairs))
+        reqs, spans = [], []
+        for e in encoded:
+            start = len(reqs)
+            if not e.oov:
+                reqs += [Request(e.context, side) for side in e.sides]
+            spans.append((start, len(reqs)))
+        lp = self.engine(reqs)
+        out = []
+        for e, (a, b) in zip(encoded, spans):
+            if e.oov:
+                out.append(Score(float("nan"), (float("nan"),) * (len(e.sides) - 1), None, e.oov))
+            else:
+                good, bad = float(lp[a]), tuple(float(x) for x in lp[a + 1:b])
+                out.append(Score(good, bad, pair_correct(good, bad)))
+        return out

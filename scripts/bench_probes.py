@@ -1,0 +1,138 @@
+"""How fast minimal pairs are scored: BLiMP-sized sentence pairs through a 2x650 tied word model (PTB size).
+
+    python scripts/bench_probes.py                                  67,000 pairs, random 2x650 model, V=10,000
+    python scripts/bench_probes.py --ckpt outputs/ptb/<time> --pairs pairs.jsonl --json bench.json
+
+Pairs come from a JSONL file (--pairs) or are generated: number-agreement sentences of about 8-10 words in
+PTB's vocabulary (the English probe words PTB has), differing in the verb, BLiMP's {sentence_good,
+sentence_bad} shape. The vocabulary is PTB's training words when ../shared/data/ptb is there, else the probe
+words padded to --vocab-size. Prints pairs/s, seconds, threads and how far the fast path's log-probabilities
+are from fp32's (on --compare pairs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lm import checkpoint
+from lm.model import RNNLM
+from lm.probes.records import Pair, read_jsonl
+from lm.probes.scoring import Scorer
+from lm.probes.suites import agreement
+from lm.probes.vocab import load_vocab, restrict
+from lm.tokenizer import train_tokenizer
+
+ROOT = Path(__file__).resolve().parents[1]
+PTB = ROOT.parent / "shared" / "data" / "ptb" / "train.txt"
+TAILS = (("today",), ("last", "year"), ("in", "the", "city"), ("with", "the", "company"), ("at", "the", "bank"), ("in", "the", "market"),
+         ("for", "the", "children"), ("from", "the", "office"))
+
+
+def vocab_lines(size: int) -> list[str]:
+    if PTB.is_file():
+        return PTB.read_text().splitlines()
+    words = sorted(load_vocab("english").words | {w for t in TAILS for w in t})
+    return [" ".join(words), " ".join(f"w{i}" for i in range(size - len(words) - 2))]
+
+
+def make_pairs(n: int, tokenizer, seed: int = 0) -> list[Pair]:
+    """BLiMP-sized agreement pairs: a prefix, the verb (good / bad) and a tail, 8-10 words in all."""
+    ok = lambda w: tokenizer.token_to_id(w) is not None  # noqa: E731
+    vocab = restrict(load_vocab("english"), ok)
+    rng = random.Random(seed)
+    pairs = []
+    while len(pairs) < n:
+        for item in agreement.generate(vocab, n, seed + len(pairs), max_phrases=2, max_distance=8):
+            room = rng.randint(8, 10) - len(item.words) - 1
+            if room < 0 or len(pairs) >= n:
+                continue
+            tail = []
+            while fits := [t for t in TAILS if len(tail) + len(t) <= room]:
+                tail += rng.choice(fits)
+            head = " ".join(item.words)
+            pairs.append(Pair(" ".join([head, item.good, *tail]), (" ".join([head, item.bad[0], *tail]),), None,
+                              dict(item.meta)))
+    return pairs
+
+
+def build(args):
+    if args.ckpt:
+        loaded = checkpoint.load(args.ckpt)
+        return loaded.model, loaded.tokenizer, str(loaded.path)
+    tok = train_tokenizer("word", vocab_lines(args.vocab_size), vocab_size=args.vocab_size)
+    torch.manual_seed(0)
+    model = RNNLM(tok.get_vocab_size(), 650, 650, 2, dropout=0.0, tie_weights=True).eval()
+    return model, tok, "random 2x650 tied"
+
+
+def timed(scorer: Scorer, pairs: list[Pair], cpu: list | None = None):
+    start, cpu_start = time.perf_counter(), time.process_time()
+    scores = scorer.score(pairs)
+    if cpu is not None:
+        cpu.append(time.process_time() - cpu_start)  # CPU seconds of this process: on a busy machine < threads x wall
+    return scores, time.perf_counter() - start
+
+
+def compare(model, tok, pairs, fast: str, max_tokens: int) -> dict:
+    ref, t_ref = timed(Scorer(model, tok, "fp32", max_tokens), pairs)
+    got, t_got = timed(Scorer(model, tok, fast, max_tokens), pairs)
+    d = np.array([[a.good - b.good, a.bad[0] - b.bad[0]] for a, b in zip(ref, got)]).ravel()
+    margins = np.array([abs(a.margin) for a in ref])
+    return {"pairs": len(pairs), "max_abs_diff": float(np.abs(d).max()), "mean_abs_diff": float(np.abs(d).mean()),
+            "flips": int(sum(a.correct != b.correct for a, b in zip(ref, got))),
+            "median_abs_margin": float(np.median(margins)), "fp32_pairs_per_s": len(pairs) / t_ref,
+            "fast_pairs_per_s": len(pairs) / t_got}
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=67_000, help="pairs to generate (BLiMP has 67,000)")
+    ap.add_argument("--pairs", help="score this JSONL file instead of generated pairs")
+    ap.add_argument("--ckpt", help="a checkpoint or run directory instead of a random 2x650 model")
+    ap.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
+    ap.add_argument("--max-tokens", type=int, default=131072, help="tokens per batch of work")
+    ap.add_argument("--compare", type=int, default=2000, help="pairs scored in fp32 too, to measure the difference")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    ap.add_argument("--vocab-size", type=int, default=10_000)
+    ap.add_argument("--json", help="also write the results to this file")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model, tok, what = build(args)
+    pairs = read_jsonl(args.pairs).pairs if args.pairs else make_pairs(args.n, tok)
+    words = np.mean([len(((p.prefix or "") + " " + p.good).split()) for p in pairs])
+    scorer = Scorer(model, tok, args.precision, args.max_tokens)
+    cpu: list[float] = []
+    scores, seconds = timed(scorer, pairs, cpu)
+    out = {"model": what, "vocab": tok.get_vocab_size(), "pairs": len(pairs), "words_per_sentence": float(words),
+           "precision": scorer.precision, "seconds": seconds, "pairs_per_s": len(pairs) / seconds,
+           "cpu_seconds": cpu[0], "pairs_per_cpu_s": len(pairs) / cpu[0],
+           "threads": torch.get_num_threads(), "accuracy": float(np.mean([bool(s.correct) for s in scores])),
+           "loadavg": os.getloadavg(), "cpu": platform.processor() or platform.machine(), "torch": torch.__version__}
+    if args.compare:
+        out["vs_fp32"] = compare(model, tok, pairs[:args.compare], scorer.precision, args.max_tokens)
+    print(f"{out['pairs']} pairs ({words:.1f} words/sentence) in {seconds:.1f} s: {out['pairs_per_s']:.0f} pairs/s, "
+          f"{scorer.precision}, {out['threads']} threads, load {out['loadavg'][0]:.2f}, {what}; "
+          f"{cpu[0]:.1f} CPU s ({out['pairs_per_cpu_s']:.0f} pairs per CPU second)")
+    if args.compare:
+        c = out["vs_fp32"]
+        print(f"vs fp32 on {c['pairs']} pairs: max |dlogp| {c['max_abs_diff']:.4f}, mean {c['mean_abs_diff']:.4f}, "
+              f"{c['flips']} decisions flipped (median |margin| {c['median_abs_margin']:.3f}); fp32 "
+              f"{c['fp32_pairs_per_s']:.0f} pairs/s, {scorer.precision} {c['fast_pairs_per_s']:.0f} pairs/s")
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)

@@ -1,0 +1,171 @@
+"""Built-in suites: pairs differ only in the critical word, conditions and distances are as stated, a seed fixes
+the suite, and the English vocabulary is cut to and written for the model at hand."""
+
+import pytest
+
+from lm.data.lexicon import load_lexicon
+from lm.errors import UserError
+from lm.probes.catalog import choose_vocab, english_for
+from lm.probes.suites import builtin_suite
+from lm.probes.vocab import TextStyle, coverage, detect_style, load_vocab
+from lm.tokenizer import train_tokenizer
+
+LEX = load_lexicon()
+N = 240
+
+
+@pytest.fixture(scope="module")
+def grammar():
+    return load_vocab("grammar")
+
+
+def words_of(pair):
+    return pair.prefix.split()
+
+
+def nouns_between(words, start, lex=LEX):
+    return [w for w in words[start + 1:] if (f := lex.features(w)) and f.pos in ("noun", "name")]
+
+
+def test_agreement_pairs_are_verb_forms_that_agree_with_the_subject(grammar):
+    suite = builtin_suite("agreement", grammar, N, seed=3, max_phrases=5, max_distance=30)
+    assert {p.meta["construction"] for p in suite.pairs} == {"simple", "pp", "subj_rc", "obj_rc", "sent_comp",
+                                                             "vp_coord"}
+    for p in suite.pairs:
+        w, m = words_of(p), p.meta
+        s = len(w) - m["distance"]  # the subject's head, `distance` words before the verb
+        assert LEX.features(w[s]).pos == "noun" and LEX.number(w[s]) == m["subject_number"]
+        assert LEX.features(p.good).pos == "verb" and LEX.number(p.good) == m["subject_number"]
+        assert p.bad == (LEX.other_number(p.good),)  # only the critical word differs
+        between = nouns_between(w, s)
+        assert m["n_attractors"] == sum(LEX.number(x) != m["subject_number"] for x in between)
+        assert m["attractor_number"] == ({LEX.number(x) for x in between}.pop() if between else "none")
+        assert m["n_phrases"] <= 5 and 1 <= m["distance"] <= 30
+        train = m["n_phrases"] <= 2 and m["distance"] <= 12
+        assert (m["range"] == "train") == train
+        assert m["range"] == "train" or m["range"] == ("test" if m["n_phrases"] <= 4 and m["distance"] <= 24
+                                                       else "beyond")
+        shape = {"simple": lambda: len(w) == s + 1, "pp": lambda: LEX.features(w[s + 1]).pos == "preposition",
+                 "subj_rc": lambda: w[s + 1] == "that" and LEX.features(w[s + 2]).pos == "verb",
+                 "obj_rc": lambda: w[s + 1:s + 3] == ["that", "the"], "vp_coord": lambda: w[-1] == "and",
+                 "sent_comp": lambda: "that" in w[:s] and LEX.features(w[w.index("that") - 1]).pos == "verb"}
+        assert shape[m["construction"]](), (m["construction"], p.prefix)
+
+
+def test_agreement_is_balanced_and_reaches_attractors(grammar):
+    pairs = builtin_suite("agreement", grammar, N, seed=0).pairs
+    assert sum(p.meta["subject_number"] == "sg" for p in pairs) == N // 2
+    assert {p.meta["n_attractors"] for p in pairs} >= {0, 1, 2, 3}
+    assert {p.meta["range"] for p in pairs} == {"train", "test"}
+
+
+def test_gender_pairs_follow_the_pronoun_rule(grammar):
+    suite = builtin_suite("gender", grammar, N, seed=5)
+    seen = set()
+    for p in suite.pairs:
+        w, m = words_of(p), p.meta
+        seen.add(m["construction"])
+        s = len(w) - m["distance"]
+        assert LEX.gender(w[s]) == m["gender"] and LEX.number(w[s]) == m["number"]
+        other = "f" if m["gender"] == "m" else "m"
+        reflexive = LEX.features(p.good).pos == "reflexive"
+        assert p.good == LEX.pronoun(m["gender"], m["number"], reflexive)
+        assert p.bad == (LEX.pronoun(other, "sg", reflexive),)
+        between = nouns_between(w, s)
+        assert m["n_distractors"] == sum(LEX.gender(x) == other for x in between)
+        assert m["distractor_gender"] == ({LEX.gender(x) for x in between}.pop() if between else "none")
+        variant = m.get("variant", m["construction"])
+        if variant == "pronoun_next":
+            assert w[-1] == "." and "." not in w[s:-1]  # the pronoun opens the sentence after the subject's
+        elif variant == "pronoun_comp":
+            assert w[-1] == "that"
+        else:
+            assert reflexive and LEX.number(w[-1]) == m["number"]
+        if m["construction"] == "subject_change":  # the first sentence's subject has the other gender
+            first = next(x for x in w if LEX.features(x).pos in ("noun", "name"))
+            assert LEX.gender(first) == other == m["previous_gender"] and "." in w[:s]
+    assert seen == {"reflexive", "pronoun_comp", "pronoun_next", "subject_change"}
+
+
+def test_recall_pairs_score_the_language_against_all_others(grammar):
+    suite = builtin_suite("recall", grammar, 30, seed=1)
+    languages = set(LEX.country_language.values())
+    for p in suite.pairs:
+        w, m = words_of(p), p.meta
+        country = w[len(w) - m["distance"]]
+        assert p.good == LEX.country_language[country]
+        assert set(p.bad) == languages - {p.good}
+        assert m["distance"] == m["filler"] + 5 and w[-2:] == ["speaks", "fluent"] and w[0] == w[w.index(".") + 1 + m["filler"]]
+        assert m["range"] == ("train" if m["filler"] <= 16 else "test" if m["filler"] <= 40 else "beyond")
+    assert {p.meta["filler"] for p in suite.pairs} == {0, 4, 8, 12, 16, 24, 32, 40, 48, 64}
+
+
+@pytest.mark.parametrize("name", ["agreement", "gender", "recall"])
+def test_same_seed_same_suite(grammar, name):
+    a = [p.record() for p in builtin_suite(name, grammar, 50, seed=7).pairs]
+    assert a == [p.record() for p in builtin_suite(name, grammar, 50, seed=7).pairs]
+    assert a != [p.record() for p in builtin_suite(name, grammar, 50, seed=8).pairs]
+
+
+def test_suite_errors_are_user_errors(grammar):
+    with pytest.raises(UserError, match="unknown suite 'agreemnt'"):
+        builtin_suite("agreemnt", grammar, 5)
+    with pytest.raises(UserError, match="max_distance"):
+        builtin_suite("agreement", grammar, 20, max_phrases=4, max_distance=1)
+
+
+def test_text_styles():
+    words = ["mary", "sees", "john", ".", "he"]
+    proper = frozenset(["mary", "john"])
+    assert TextStyle().join(TextStyle().forms(words, proper)) == "mary sees john . he"
+    cased = TextStyle(lower=False, period="attached")
+    assert cased.join(cased.forms(words, proper)) == "Mary sees John. He"
+    eos = TextStyle(lower=True, period="eos")
+    assert eos.join(eos.forms(words, proper)) == "mary sees john<eos>he"
+
+
+def test_style_is_read_off_the_tokenizer():
+    ptb = train_tokenizer("word", ["the company said it will grow", "he expects N shares"] * 3)
+    assert detect_style(ptb) == TextStyle(lower=True, period="eos")
+    wiki = train_tokenizer("word", ["The company said it will grow .", "He expects shares ."] * 3)
+    assert detect_style(wiki) == TextStyle(lower=False, period="sep")
+    books = train_tokenizer("bpe", ["The company said it will grow. He expects shares."] * 20, vocab_size=300)
+    assert detect_style(books) == TextStyle(lower=False, period="attached")
+
+
+def test_english_vocabulary_is_cut_to_what_every_model_spells():
+    lines = ["the man sees the woman", "john knows mary", "the men see the women", "he likes himself",
+             "she likes herself", "they like themselves", "the executive says that he works in the city near "
+             "the bank", "the executives say that they work", "john grew up in france", "john speaks french",
+             "mary lives in japan and speaks japanese", "the old dog is happy", "the dogs are happy"]
+    tok = train_tokenizer("word", lines)
+    vocab = english_for([tok])
+    assert vocab.gendered["m"] == (("man", "men"),) and vocab.names == {"m": ("john",), "f": ("mary",)}
+    assert vocab.recall_frames == (("speaks",),)  # "speaks fluent" is missing "fluent": the alternative
+    assert dict(vocab.countries) == {"france": "french", "japan": "japanese"}
+    cov = coverage(load_vocab("english"), tok)
+    assert 0 < cov["covered"] < cov["words"] and "fluent" in cov["missing"]
+    pairs = builtin_suite("gender", vocab, 20, style=detect_style(tok)).pairs
+    assert all(set(p.prefix.replace("<eos>", " ").split()) <= set(tok.get_vocab()) for p in pairs)
+
+
+def test_auto_vocabulary_follows_the_training_corpus():
+    assert choose_vocab("auto", {"data": {"source": "builtin", "lines": {}}}) == "grammar"
+    assert choose_vocab("auto", {"data": {"source": "hub", "path": "ptb"}}) == "english"
+    assert choose_vocab("auto", {"data": {"source": "builtin", "dir": "../shared/data/ptb"}}) == "english"
+    assert choose_vocab("grammar", {}) == "grammar"
+
+
+def test_a_vocabulary_too_small_for_a_suite_says_what_it_lacks(word_tokenizer):
+    vocab = english_for([word_tokenizer])
+    with pytest.raises(UserError, match="no words of .*prepositions.*use vocab=grammar"):
+        builtin_suite("agreement", vocab, 5)
+
+
+def test_style_overrides():
+    from lm.probes.catalog import english_style
+    ptb = train_tokenizer("word", ["the company said it will grow", "he expects N shares"] * 3)
+    assert english_style(ptb) == TextStyle(lower=True, period="eos")
+    assert english_style(ptb, "cased", "attached") == TextStyle(lower=False, period="attached")
+    with pytest.raises(UserError, match="style.case"):
+        english_style(ptb, "upper")
