@@ -7,7 +7,10 @@ so a sample can be reproduced alone, and batching does not change what is sample
 
 from __future__ import annotations
 
+import codecs
 import json
+import re
+import secrets
 import sys
 import warnings
 from collections.abc import Callable
@@ -19,11 +22,11 @@ import torch
 from omegaconf import OmegaConf
 from tokenizers import Tokenizer
 
+from lm import checkpoint
 from lm.errors import UserError
-
 from lm.fast_decode import make_engine
 from lm.model import RNNLM
-from lm.sampling import check_args, sample
+from lm.sampling import check_args, sample_with_logprob
 from lm.tokenizer import UNK, eos_id, kind_of
 
 
@@ -50,38 +53,47 @@ class TextStream:
     """Token ids in, text pieces out; the pieces concatenate to `lm.tokenizer.decode` of the ids.
 
     Word-level: words joined by spaces, `<eos>` a line break, `<unk>` shown. Character: the characters.
-    Byte-level BPE: a character's UTF-8 bytes may span tokens, so ids wait until their bytes decode whole.
+    Byte-level BPE: each token is a run of bytes and a character's UTF-8 bytes may span tokens, so the bytes go
+    through an incremental UTF-8 decoder that holds an incomplete character back until its last byte arrives
+    (invalid bytes become U+FFFD, one per maximal invalid run, as the tokenizer's own decoder does).
     """
-
-    MAX_PENDING = 4  # a UTF-8 character has at most 4 bytes and every BPE token at least one
 
     def __init__(self, tokenizer: Tokenizer, line_start: bool = True):
         self.tok, self.kind, self.eos = tokenizer, kind_of(tokenizer), eos_id(tokenizer)
         self.line_start = line_start  # word-level: no space before the first word of a line
-        self.pending: list[int] = []
+        self.utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.byte_of = {ch: bytes([b]) for b, ch in byte_level_alphabet().items()} if self.kind == "bpe" else {}
 
     def push(self, token_id: int) -> str:
         if token_id == self.eos:
             text = self.flush() + "\n"
             self.line_start = True
             return text
+        token = self.tok.id_to_token(token_id)
         if self.kind == "bpe":
-            self.pending.append(token_id)
-            text = self.tok.decode(self.pending, skip_special_tokens=False)
-            if text.endswith("\ufffd") and len(self.pending) < self.MAX_PENDING:
-                return ""  # an incomplete character: wait for its remaining bytes
-            self.pending = []
-            return text
-        word = self.tok.id_to_token(token_id)
+            return self.utf8.decode(b"".join(self.byte_of.get(ch) or ch.encode() for ch in token))
         space = "" if self.line_start or self.kind == "char" else " "
         self.line_start = False
-        return space + word
+        return space + token
 
     def flush(self) -> str:
-        """Whatever is held back (bytes that never completed a character decode as U+FFFD)."""
-        text = self.tok.decode(self.pending, skip_special_tokens=False) if self.pending else ""
-        self.pending = []
-        return text
+        """Whatever is held back: the bytes of a character that never completed decode as U+FFFD."""
+        return self.utf8.decode(b"", final=True)
+
+
+def byte_level_alphabet() -> dict[int, str]:
+    """Byte -> the character that stands for it in byte-level BPE tokens (GPT-2's table, which
+    `tokenizers.pre_tokenizers.ByteLevel` uses): printable Latin-1 bytes stand for themselves, the other 68
+    bytes for chr(256), chr(257), ... in byte order."""
+    printable = {*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)}
+    table, shifted = {}, 0
+    for b in range(256):
+        if b in printable:
+            table[b] = chr(b)
+        else:
+            table[b] = chr(256 + shifted)
+            shifted += 1
+    return table
 
 
 def encode_prompt(tokenizer: Tokenizer, prompt: str) -> tuple[list[int], list[str]]:
@@ -129,8 +141,9 @@ def generate(model: RNNLM, tokenizer: Tokenizer, prompt: str = "", max_new_token
     device = next(model.parameters()).device
     if isinstance(engine, str):
         engine = make_engine(model, engine, device)
+    num_samples, seed = int(num_samples), int(seed)
     generators = [torch.Generator().manual_seed(seed + i) for i in range(num_samples)]
-    streams = [TextStream(tokenizer, line_start=prompt == "") for _ in range(num_samples)]
+    streams = [TextStream(tokenizer, line_start=not prompt.strip()) for _ in range(num_samples)]
     settings = dict(temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy)
 
     was_training = model.training
@@ -138,27 +151,30 @@ def generate(model: RNNLM, tokenizer: Tokenizer, prompt: str = "", max_new_token
     try:
         with torch.inference_mode():
             prompt_ids = torch.tensor([ids], dtype=torch.long, device=device)
-            rows = decode(engine, prompt_ids, num_samples, max_new_tokens, settings, generators,
-                          eos_id(tokenizer) if stop_at_eos else None, _piecewise(streams, on_text))
+            rows = run_decoder(engine, prompt_ids, num_samples, int(max_new_tokens), settings, generators,
+                               eos_id(tokenizer) if stop_at_eos else None, _piecewise(streams, on_text))
     finally:
         model.train(was_training)
-    return [Sample(prompt, "".join(pieces) + streams[i].flush(), row_ids, [tokenizer.id_to_token(t) for t in row_ids],
-                   lps, seed + i, i)
-            for i, (row_ids, lps, pieces) in enumerate(rows)]
+    samples = []
+    for i, (row_ids, lps, pieces) in enumerate(rows):
+        pieces.append(_piecewise(streams, on_text, flush=True)(i, None))  # bytes held back at the end
+        tokens = [tokenizer.id_to_token(t) for t in row_ids]
+        samples.append(Sample(prompt, "".join(pieces), row_ids, tokens, lps, seed + i, i))
+    return samples
 
 
-def _piecewise(streams: list[TextStream], on_text):
-    """on_token(row, id) -> text piece, also handed to on_text."""
-    def on_token(row: int, token_id: int) -> str:
-        piece = streams[row].push(token_id)
+def _piecewise(streams: list[TextStream], on_text, flush: bool = False):
+    """on_token(row, id) -> text piece (or the held-back rest when flush), also handed to on_text."""
+    def on_token(row: int, token_id: int | None) -> str:
+        piece = streams[row].flush() if flush else streams[row].push(token_id)
         if piece and on_text is not None:
             on_text(row, piece)
         return piece
     return on_token
 
 
-def decode(engine, prompt_ids: torch.Tensor, batch: int, max_new_tokens: int, settings: dict,
-           generators: list[torch.Generator], stop_id: int | None, on_token: Callable[[int, int], str]):
+def run_decoder(engine, prompt_ids: torch.Tensor, batch: int, max_new_tokens: int, settings: dict,
+                generators: list[torch.Generator], stop_id: int | None, on_token: Callable[[int, int], str]):
     """The decoding loop. prompt_ids (1, T). Returns per row (ids, log-probs, text pieces).
 
     Rows that hit `stop_id` stop recording; the batch steps on until every row has stopped.
@@ -167,8 +183,7 @@ def decode(engine, prompt_ids: torch.Tensor, batch: int, max_new_tokens: int, se
     out = [([], [], []) for _ in range(batch)]
     done = [False] * batch
     for t in range(max_new_tokens):
-        tokens = sample(logits, generator=generators, **settings)  # (B,)
-        logprobs = logits.gather(1, tokens[:, None]).squeeze(1) - logits.logsumexp(-1)
+        tokens, logprobs = sample_with_logprob(logits, generator=generators, **settings)  # (B,), (B,)
         for row, (tok, lp) in enumerate(zip(tokens.tolist(), logprobs.tolist())):
             if done[row]:
                 continue
@@ -185,20 +200,55 @@ def decode(engine, prompt_ids: torch.Tensor, batch: int, max_new_tokens: int, se
 
 # --- the command line (scripts/generate.py) -------------------------------------------------------------------
 
-SAMPLING_KEYS = ("max_new_tokens", "temperature", "top_k", "top_p", "greedy", "num_samples", "seed", "stop_at_eos")
+SAMPLING_KEYS = {"max_new_tokens": int, "temperature": float, "top_k": int, "top_p": float, "greedy": bool,
+                 "num_samples": int, "seed": int, "stop_at_eos": bool}
+
+
+def quote_text_overrides(argv: list[str]) -> list[str]:
+    """Command-line arguments with the values of prompt=, prompt_file=, ckpt= and output= quoted for Hydra.
+
+    Hydra's override grammar rejects unquoted non-ASCII text and reads commas as lists, so prompt=café or
+    prompt=the cat, the dog would fail; quoted, any text goes through as it is. Values already quoted are kept.
+    """
+    out = []
+    for arg in argv:
+        match = re.fullmatch(r"(\+{0,2}(?:prompt|prompt_file|ckpt|output)=)(.*)", arg, flags=re.DOTALL)
+        value = match.group(2) if match else ""
+        if match and value != "null" and not (len(value) > 1 and value[0] == value[-1] and value[0] in "'\""):
+            # inside '...', Hydra unescapes \' and backslashes that precede a quote or the end
+            arg = match.group(1) + "'" + re.sub(r"(\\*)('|$)", _escape, value) + "'"
+        out.append(arg)
+    return out
+
+
+def _escape(match: re.Match) -> str:
+    return match.group(1) * 2 + ("\\'" if match.group(2) else "")
 
 
 def options_from_config(cfg) -> dict:
     """generate()'s keyword arguments from the Hydra config, checked; a bad value raises UserError."""
     if OmegaConf.is_missing(cfg, "ckpt"):
         raise UserError("no checkpoint given: add ckpt=<checkpoint file or run directory>")
-    opts = {k: cfg[k] for k in SAMPLING_KEYS}
+    opts = {k: _number(k, cfg[k], kind) for k, kind in SAMPLING_KEYS.items()}
     try:
         check_generate_args(opts["max_new_tokens"], opts["num_samples"], opts["temperature"], opts["top_k"],
                             opts["top_p"], opts["greedy"])
-    except (ValueError, TypeError) as e:
+    except ValueError as e:
         raise UserError(str(e)) from None
+    if opts["seed"] is None:  # torch's own generator starts from the same seed in every process
+        opts["seed"] = secrets.randbelow(2**31 - opts["num_samples"])
     return opts
+
+
+def _number(name: str, value, kind: type):
+    """value if it is a `kind` (or None); otherwise a UserError that names the setting."""
+    ok = {bool: isinstance(value, bool),
+          int: isinstance(value, int) and not isinstance(value, bool),
+          float: isinstance(value, (int, float)) and not isinstance(value, bool)}[kind]
+    if value is None or ok:
+        return value
+    want = {bool: "true or false", int: "an integer", float: "a number"}[kind]
+    raise UserError(f"{name} must be {want} (got {value!r})")
 
 
 def read_prompts(prompt, prompt_file: str | None) -> list[str]:
@@ -216,6 +266,31 @@ def read_prompts(prompt, prompt_file: str | None) -> list[str]:
     return prompts
 
 
+def load_checkpoint(path, device: torch.device):
+    """lm.checkpoint.load, with any failure to read the file reported as one line.
+
+    torch.load on a text file can raise IndexError or KeyError, which lm.checkpoint does not catch (yet).
+    """
+    try:
+        loaded = checkpoint.load(path, map_location="cpu")
+    except UserError:
+        raise
+    except Exception as e:  # noqa: BLE001 - whatever torch.load or the rebuild trips on, the file is not usable
+        raise UserError(f"{path} is not a checkpoint of this project ({type(e).__name__}: {e}); "
+                        "pass a .ckpt written by scripts/train.py") from None
+    loaded.model.to(device)  # load() builds the model on the CPU whatever its map_location
+    return loaded
+
+
+def set_threads(threads) -> None:
+    """torch's CPU threads; None keeps torch's default."""
+    if threads is None:
+        return
+    if _number("threads", threads, int) < 1:
+        raise UserError(f"threads must be >= 1 or null (got {threads})")
+    torch.set_num_threads(threads)
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -229,8 +304,8 @@ def resolve_device(name: str) -> torch.device:
 class Output:
     """Plain text to stdout (streamed when there is one sample per prompt), or JSONL records to a file."""
 
-    def __init__(self, path: str | None, num_samples: int, stdout: TextIO = sys.stdout):
-        self.path, self.stdout, self.count = path, stdout, 0
+    def __init__(self, path: str | None, num_samples: int, stdout: TextIO | None = None):
+        self.path, self.stdout, self.count = path, stdout or sys.stdout, 0
         self.streaming = path is None and num_samples == 1
         self.file = None
         if path is not None:

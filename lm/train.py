@@ -94,6 +94,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("test", True) and not trainer.fast_dev_run:
         results = trainer.test(module, datamodule=data, ckpt_path=best or None, verbose=False)
         metrics.update({k: float(v) for k, v in results[0].items()})
+        for cb in callbacks:  # the probe suites that ran on the tested checkpoint (lm.probes.callback)
+            metrics.update({k: v for k, v in getattr(cb, "metrics", {}).items() if k.count("/") == 2})
     for lg in loggers:
         if isinstance(lg, WandbLogger):  # close the run now, so the summary below is the last thing printed
             lg.experiment.finish()
@@ -104,5 +106,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
 def summary(metrics: dict[str, float], best: str, run_dir: Path) -> None:
     line = "  ".join(f"{k} {metrics[k]:.2f}" for k in ("val/ppl", "test/ppl") if k in metrics)
+    probes = "  ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k.startswith("probe/"))
+    if probes:
+        line += f"\n   {probes}   (full report: python scripts/evaluate.py ckpt={run_dir})"
     print(f"\n== finished: {line}\n   best checkpoint: {best or '(none saved)'}\n   run directory:   {run_dir}\n"
           f"   generate: python scripts/generate.py ckpt={run_dir} prompt=\"the\"", flush=True)

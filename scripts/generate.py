@@ -9,7 +9,7 @@ import time
 import hydra
 from omegaconf import DictConfig
 
-from lm import checkpoint, generation
+from lm import generation
 from lm.errors import UserError, exit_on_user_error
 from lm.fast_decode import make_engine
 
@@ -20,7 +20,8 @@ def main(cfg: DictConfig) -> None:
     options = generation.options_from_config(cfg)
     prompts = generation.read_prompts(cfg.prompt, cfg.prompt_file)
     device = generation.resolve_device(cfg.device)
-    loaded = checkpoint.load(cfg.ckpt, map_location=device)
+    generation.set_threads(cfg.threads)
+    loaded = generation.load_checkpoint(cfg.ckpt, device)
     try:
         engine = make_engine(loaded.model, cfg.engine, device)
     except ValueError as e:
@@ -37,8 +38,8 @@ def main(cfg: DictConfig) -> None:
     finally:
         out.close()
     seconds = time.perf_counter() - start
-    print(f"[{tokens} tokens in {seconds:.2f} s, {tokens / max(seconds, 1e-9):.0f} tokens/s, engine {engine.name}, "
-          f"{device}, {loaded.path}]", file=sys.stderr)
+    print(f"[{tokens} tokens in {seconds:.2f} s, {tokens / max(seconds, 1e-9):.0f} tokens/s, seed {options['seed']}, "
+          f"engine {engine.name}, {device}, {loaded.path}]", file=sys.stderr)
 
 
 def warn(message: str) -> None:
@@ -46,4 +47,5 @@ def warn(message: str) -> None:
 
 
 if __name__ == "__main__":
+    sys.argv = generation.quote_text_overrides(sys.argv)  # prompt=café, prompt="a, b": text as typed
     main()

@@ -20,4 +20,5 @@ def tiny_train_args(tmp_path, run="run"):
     return [f"hydra.run.dir={tmp_path / run}", f"paths.cache_dir={tmp_path / 'cache'}",
             f"paths.output_root={tmp_path / 'outputs'}", "model.emb_size=16", "model.hidden_size=16",
             "model.num_layers=1", "data.batch_size=4", "data.bptt=8", "trainer.max_epochs=1",
-            "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false", "logger=csv"]
+            "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false", "logger=csv",
+            "callbacks.samples.every_n_epochs=0", "callbacks.probes.n_items=0"]

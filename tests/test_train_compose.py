@@ -19,7 +19,8 @@ def tiny_cfg(tmp_path, run, *overrides):
             "data.lines.train=600", "data.lines.valid=60", "data.lines.test=60", "data.batch_size=4",
             "data.bptt=10", "model.emb_size=16", "model.hidden_size=16", "model.num_layers=1",
             "trainer.max_epochs=1", "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false",
-            "logger=none", f"paths.cache_dir={tmp_path / 'cache'}", f"paths.output_root={tmp_path / 'outputs'}",
+            "logger=none", "callbacks.samples.every_n_epochs=0", "callbacks.probes.n_items=0",
+            f"paths.cache_dir={tmp_path / 'cache'}", f"paths.output_root={tmp_path / 'outputs'}",
             f"hydra.run.dir={tmp_path / run}", *overrides])
     HydraConfig.instance().set_config(cfg)  # resolves ${hydra:runtime.output_dir}
     with open_dict(cfg):

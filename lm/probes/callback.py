@@ -39,13 +39,14 @@ class ProbeCallback(pl.Callback):
         self.options = catalog.BuiltinOptions(int(n_items), int(seed), int(max_phrases), int(max_distance))
         self.vocab, self.precision, self.key = vocab, precision, key
         self.rows: list[dict] = []
+        self.metrics: dict[str, float] = {}
 
     @rank_zero_only
     def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not self.suites or self.options.n_items <= 0 or getattr(pl_module, "tokenizer", None) is None:
             return
         self.rows = self.run(pl_module.model, pl_module.tokenizer, getattr(pl_module, "run_config", {}))
-        metrics = probe_metrics(self.rows)
+        self.metrics = metrics = probe_metrics(self.rows)
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=trainer.global_step)
             if callable(getattr(logger, "log_table", None)):  # WandbLogger
