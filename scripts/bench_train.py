@@ -2,6 +2,7 @@
 (scripts/baseline_loop.py) on the same model, data and number of steps, in one run.
 
     python scripts/bench_train.py --data ../shared/data/ptb --steps 300 [--experiment ptb_medium] [--json out.json]
+        [--keep DIR]
 
 Lightning's tokens/s is wall-clock time from the end of the warm-up steps to the end of the last step, so it
 includes everything the loop does between steps (data loading, hooks, logging, progress bar); the plain loop
@@ -51,6 +52,8 @@ def lightning(args, out_dir: Path) -> dict:
     trainer = pl.Trainer(**{k: v for k, v in cfg.trainer.items() if k != "_target_"}, callbacks=[clock],
                          logger=pl.loggers.CSVLogger(out_dir), enable_checkpointing=False)
     trainer.fit(module, datamodule=data)  # validates on the full valid split after the last step
+    if args.keep:
+        trainer.save_checkpoint(out_dir / "lightning.ckpt")  # a standalone checkpoint, for the other benchmarks
     return {"steps": trainer.global_step, "timed_tokens": clock.tokens,
             "train_tokens_per_s": clock.tokens / (clock.t1 - clock.t0),
             "val_loss": float(trainer.callback_metrics["val/loss"]),
@@ -73,9 +76,12 @@ def main():
     p.add_argument("--experiment", default="ptb_medium")
     p.add_argument("--override", nargs="*", default=[], help="extra Hydra overrides for the Lightning run")
     p.add_argument("--json", help="write the results here")
+    p.add_argument("--keep", help="keep the run's files (and the Lightning path's checkpoint) in this folder")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        results = {"lightning": lightning(args, Path(tmp)), "plain_loop": plain_loop(args, Path(tmp)),
+        out = Path(args.keep or tmp)
+        out.mkdir(parents=True, exist_ok=True)
+        results = {"lightning": lightning(args, out), "plain_loop": plain_loop(args, out),
                    "threads": torch.get_num_threads(), "torch": torch.__version__}
     lit, base = results["lightning"], results["plain_loop"]
     print(f"\n| path | steps | tokens/s | val ppl |\n|---|---|---|---|\n"
