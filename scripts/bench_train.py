@@ -20,6 +20,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
 from omegaconf import open_dict
 
 from lm.train import build, quiet_known_warnings
@@ -49,7 +50,8 @@ def lightning(args, out_dir: Path) -> dict:
     pl.seed_everything(cfg.seed, verbose=False)
     data, module = build(cfg)
     clock = StepClock(args.warmup)
-    trainer = pl.Trainer(**{k: v for k, v in cfg.trainer.items() if k != "_target_"}, callbacks=[clock],
+    bar = instantiate(cfg.callbacks.progress_bar)  # as scripts/train.py draws it
+    trainer = pl.Trainer(**{k: v for k, v in cfg.trainer.items() if k != "_target_"}, callbacks=[clock, bar],
                          logger=pl.loggers.CSVLogger(out_dir), enable_checkpointing=False)
     trainer.fit(module, datamodule=data)  # validates on the full valid split after the last step
     if args.keep:
