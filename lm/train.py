@@ -10,6 +10,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import ProgressBar
 from pytorch_lightning.loggers import WandbLogger
 
 from lm import checkpoint
@@ -79,6 +80,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     (run_dir / "tokenizer.json").write_text(module.tokenizer.to_str())
 
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    if not cfg.trainer.get("enable_progress_bar", True):  # trainer.enable_progress_bar=false drops the bar
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     loggers = make_loggers(cfg.get("logger"), run_dir)
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     for lg in loggers:

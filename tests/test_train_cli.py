@@ -60,10 +60,10 @@ def test_resume_from_run_directory_continues_the_step_count(trained, tmp_path):
 def test_multirun_sweep_gives_each_job_its_own_run(tmp_path):
     args = [a for a in text_args(tmp_path) if not a.startswith("hydra.run.dir")]
     res = run_script("train.py", "-m", *args, "model.hidden_size=8,16", "model.emb_size=8,16",
-                     "model.tie_weights=false", f"hydra.sweep.dir={tmp_path / 'sweep'}")
+                     "model.tie_weights=false")  # the default sweep dir: outputs/<name>/multirun_<time>/<job>
     assert res.returncode == 0, res.stderr[-3000:]
     sizes = sorted(torch.load(p, weights_only=True)["hyper_parameters"]["model"]["hidden_size"]
-                   for p in (tmp_path / "sweep").glob("*/checkpoints/last.ckpt"))
+                   for p in (tmp_path / "outputs" / "builtin").glob("multirun_*/*/checkpoints/last.ckpt"))
     assert sizes == [8, 8, 16, 16]
 
 
