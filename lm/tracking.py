@@ -36,6 +36,7 @@ def make_loggers(cfg: DictConfig | None, run_dir: Path) -> list:
             continue
         if "wandb" in conf.get("_target_", "").lower():
             mode = ensure_wandb_mode()
+            os.environ.setdefault("WANDB_QUIET", "true")  # no run history table at exit: our summary is last
             if mode == "offline":
                 print(f"W&B: no API key, logging offline; view with `wandb leet {run_dir}/wandb`, "
                       f"upload later with `wandb sync {run_dir}/wandb/offline-run-*`", flush=True)

@@ -13,6 +13,15 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 TINY_LINES = ["the cat sees the dog", "the dogs see the cat", "a cat and a dog run", "the dog runs"] * 4
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    # the tests' models are tiny: a second thread only adds waiting, a lot of it on a busy machine
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def word_tokenizer():
     return train_tokenizer("word", TINY_LINES)

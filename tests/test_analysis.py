@@ -19,14 +19,6 @@ from lm.model import RNNLM
 from lm.tokenizer import train_tokenizer
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: a thread pool only adds waiting, a lot of it on a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 @pytest.fixture(scope="module")
 def grammar_tokenizer():

@@ -23,14 +23,6 @@ ENGINES = ["reference", "fp32", "bf16"]
 EXACT = ["reference", "fp32"]  # bf16 rounds the weights
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # tiny tensors gain nothing from a second thread, and on a busy machine waiting for it costs milliseconds
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def full_logits(model, tokenizer, prompt, new_ids):
     """Logits predicting each new token from one forward pass over <eos> + prompt + new tokens. (N, V)"""

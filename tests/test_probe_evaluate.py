@@ -178,7 +178,7 @@ def test_missing_checkpoint(tmp_path):
 def test_results_attach_to_the_training_run_in_wandb(tmp_path, tiny_model, word_tokenizer):
     run = tmp_path / "outputs" / "run"
     (run / "checkpoints").mkdir(parents=True)
-    ckpt = write_checkpoint(run / "checkpoints" / "best.ckpt", tiny_model, word_tokenizer)
+    write_checkpoint(run / "checkpoints" / "best.ckpt", tiny_model, word_tokenizer)
     (run / "wandb" / "offline-run-20260101_000000-abc123").mkdir(parents=True)
     prefix, _ = write_suites(tmp_path)
     res = run_script("evaluate.py", f"ckpt={run}", f"probes=[{prefix}]", f"hydra.run.dir={tmp_path / 'out'}",

@@ -6,14 +6,6 @@ import torch
 from lm.sampling import check_args, draw, nucleus_mask, probabilities, sample, sample_with_logprob
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # tiny tensors gain nothing from a second thread, and on a busy machine waiting for it costs milliseconds
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def gen(seed):
     return torch.Generator().manual_seed(seed)
