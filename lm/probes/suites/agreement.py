@@ -16,7 +16,7 @@ range (train / test / beyond the built-in corpus's phrase and distance ranges); 
 from __future__ import annotations
 
 from lm.data.grammar import GrammarConfig
-from lm.probes.suites.common import NUMBER, Builder, Item, distance_bin, line_range, suite_rng
+from lm.probes.suites.common import NUMBER, Builder, Item, fitting, suite_rng
 from lm.probes.vocab import ProbeVocab
 
 CONSTRUCTIONS = ("simple", "pp", "subj_rc", "obj_rc", "sent_comp", "vp_coord")
@@ -24,7 +24,6 @@ MIN_PHRASES = {"pp": 1, "subj_rc": 1, "obj_rc": 1}
 VERB_CLASSES = ("intransitive", "transitive", "copula")
 GROUP_BY = ("construction", "subject_number", "attractor_number", "n_attractors", "distance_bin", "range",
             "construction+range")
-MAX_TRIES = 100
 
 
 def _subject_nouns(v: ProbeVocab):
@@ -84,14 +83,10 @@ def generate(vocab: ProbeVocab, n_items: int, seed: int = 0, max_phrases: int = 
         i = len(items)
         construction = CONSTRUCTIONS[i % len(CONSTRUCTIONS)]
         num, mismatch = (i // len(CONSTRUCTIONS)) % 2, (i // (2 * len(CONSTRUCTIONS))) % 2
-        for _ in range(MAX_TRIES):
+
+        def make():
             n = 0 if construction == "simple" else rng.randint(MIN_PHRASES.get(construction, 0), max_phrases)
-            item = build(Builder(vocab, rng, adjective_prob), construction, num, bool(mismatch), n)
-            if item.meta["distance"] <= max_distance:
-                break
-        else:
-            raise ValueError(f"max_distance={max_distance} is too short for {construction} items")
-        d = item.meta["distance"]
-        item.meta.update(distance_bin=distance_bin(d), range=line_range(item.meta["n_phrases"], d, config))
-        items.append(item)
+            return build(Builder(vocab, rng, adjective_prob), construction, num, bool(mismatch), n)
+
+        items.append(fitting(make, max_distance, construction, config))
     return items

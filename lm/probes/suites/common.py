@@ -29,6 +29,8 @@ class Item:
     bad: tuple[str, ...]
     meta: dict = field(default_factory=dict)
 
+MAX_TRIES = 100  # draws of an item before max_distance is declared too short for its construction
+
 
 def suite_rng(suite: str, vocab: str, seed: int) -> random.Random:
     digest = hashlib.sha256(f"lm.probes/{suite}/{vocab}/{int(seed)}".encode()).digest()
@@ -58,6 +60,18 @@ def line_range(n_phrases: int, distance: int, config: GrammarConfig) -> str:
     """Where an agreement or gender item sits against the corpus's phrase and distance ranges."""
     return worst(range_label(n_phrases, config.phrases_train, config.phrases_test),
                  range_label(distance, config.distance_train, config.distance_test))
+
+
+def fitting(make, max_distance: int, construction: str, config: GrammarConfig) -> "Item":
+    """The first of up to MAX_TRIES items from make() within max_distance, tagged with its distance bin and
+    range (train / test / beyond)."""
+    for _ in range(MAX_TRIES):
+        item = make()
+        d = item.meta["distance"]
+        if d <= max_distance:
+            item.meta.update(distance_bin=distance_bin(d), range=line_range(item.meta["n_phrases"], d, config))
+            return item
+    raise ValueError(f"max_distance={max_distance} is too short for {construction} items")
 
 
 def render(item: Item, style: TextStyle, proper: frozenset = frozenset()) -> Pair:

@@ -16,13 +16,12 @@ range; subject_change adds variant (the second sentence's construction) and prev
 from __future__ import annotations
 
 from lm.data.grammar import GrammarConfig
-from lm.probes.suites.common import NUMBER, Builder, Item, distance_bin, line_range, suite_rng
+from lm.probes.suites.common import NUMBER, Builder, Item, fitting, suite_rng
 from lm.probes.vocab import ProbeVocab
 
 CONSTRUCTIONS = ("reflexive", "pronoun_comp", "pronoun_next", "subject_change")
 GROUP_BY = ("construction", "gender", "number", "distractor_gender", "n_distractors", "distance_bin", "range",
             "construction+range")
-MAX_TRIES = 100
 
 
 def _other(g: str) -> str:
@@ -102,17 +101,12 @@ def generate(vocab: ProbeVocab, n_items: int, seed: int = 0, max_phrases: int = 
     while len(items) < n_items:
         i = len(items)
         construction, g = CONSTRUCTIONS[i % 4], ("m", "f")[(i // 4) % 2]
-        for _ in range(MAX_TRIES):
+
+        def make():
             b = Builder(vocab, rng, adjective_prob)
             num = int(rng.random() < plural_prob and b.has_plural(g))
             distractor = "same" if rng.random() < same_gender_prob else "other"
-            n = rng.randint(0, max_phrases)
-            item = build(b, construction, g, num, distractor, n)
-            if item.meta["distance"] <= max_distance:
-                break
-        else:
-            raise ValueError(f"max_distance={max_distance} is too short for {construction} items")
-        d = item.meta["distance"]
-        item.meta.update(distance_bin=distance_bin(d), range=line_range(item.meta["n_phrases"], d, config))
-        items.append(item)
+            return build(b, construction, g, num, distractor, rng.randint(0, max_phrases))
+
+        items.append(fitting(make, max_distance, construction, config))
     return items
