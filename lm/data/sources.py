@@ -43,7 +43,7 @@ class BuiltinSource(Source):
 
     def key(self, split):
         from lm.data import grammar
-        return digest(["builtin", split, self.lines[split], self.seed, self.grammar, grammar.VERSION])
+        return digest(["builtin", split, self.lines[split], self.seed, self.grammar, grammar.version()])
 
     def batches(self, split):
         from lm.data.grammar import GrammarConfig, generate_text
