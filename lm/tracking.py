@@ -42,7 +42,9 @@ def make_loggers(cfg: DictConfig | None, run_dir: Path) -> list:
                       f"upload later with `wandb sync {run_dir}/wandb/offline-run-*`", flush=True)
         try:
             loggers.append(instantiate(conf))
-        except (ImportError, ModuleNotFoundError) as e:
-            raise UserError(f"logger={name} needs a package that is not installed ({e}); pip install it, "
+        except Exception as e:  # Hydra wraps the ImportError in an InstantiationException
+            if not (isinstance(e, ImportError) or isinstance(e.__cause__, ImportError) or "ModuleNotFound" in str(e)):
+                raise
+            raise UserError(f"logger={name} needs a package that is not installed (pip install {name}), "
                             "or choose logger=wandb|csv|none") from None
     return loggers

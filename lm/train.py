@@ -10,7 +10,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.callbacks import ProgressBar
+from pytorch_lightning.callbacks import ModelCheckpoint, ProgressBar
 from pytorch_lightning.loggers import WandbLogger
 
 from lm import checkpoint
@@ -53,8 +53,9 @@ def build(cfg: DictConfig) -> tuple[LMDataModule, LanguageModel]:
     tokenizer = data.prepare()
     model_args = {**OmegaConf.to_container(cfg.model, resolve=True), "vocab_size": tokenizer.get_vocab_size()}
     try:
+        scheduler = cfg.optim.get("scheduler")
         module = LanguageModel(model_args, OmegaConf.to_container(cfg.optim.optimizer, resolve=True),
-                               OmegaConf.to_container(cfg.optim.scheduler, resolve=True))
+                               OmegaConf.to_container(scheduler, resolve=True) if scheduler else None)
     except ValueError as e:
         raise UserError(str(e)) from None
     module.tokenizer = tokenizer
@@ -68,6 +69,15 @@ def quiet_known_warnings() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
 
 
+def make_callbacks(cfg: DictConfig) -> list[pl.Callback]:
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    if not cfg.trainer.get("enable_progress_bar", True):  # trainer.enable_progress_bar=false drops the bar
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
+    if cfg.trainer.get("fast_dev_run"):  # a smoke test saves nothing (Lightning would still write last.ckpt)
+        callbacks = [c for c in callbacks if not isinstance(c, ModelCheckpoint)]
+    return callbacks
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     quiet_known_warnings()
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -79,9 +89,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "tokenizer.json").write_text(module.tokenizer.to_str())
 
-    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
-    if not cfg.trainer.get("enable_progress_bar", True):  # trainer.enable_progress_bar=false drops the bar
-        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
+    callbacks = make_callbacks(cfg)
     loggers = make_loggers(cfg.get("logger"), run_dir)
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     for lg in loggers:
@@ -112,5 +120,6 @@ def summary(metrics: dict[str, float], best: str, run_dir: Path) -> None:
     probes = "  ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k.startswith("probe/"))
     if probes:
         line += f"\n   {probes}   (full report: python scripts/evaluate.py ckpt={run_dir})"
-    print(f"\n== finished: {line}\n   best checkpoint: {best or '(none saved)'}\n   run directory:   {run_dir}\n"
-          f"   generate: python scripts/generate.py ckpt={run_dir} prompt=\"the\"", flush=True)
+    print(f"\n== finished: {line}\n   best checkpoint: {best or '(none saved)'}\n   run directory:   {run_dir}", flush=True)
+    if best:
+        print(f"   generate: python scripts/generate.py ckpt={run_dir} prompt=\"the\"", flush=True)

@@ -1,5 +1,6 @@
 """A tiny run on the built-in corpus, composed with Hydra's compose API and run in-process."""
 
+import csv
 from pathlib import Path
 
 import torch
@@ -44,3 +45,18 @@ def test_builtin_run_writes_a_standalone_checkpoint_that_resumes(tmp_path):
     resumed = torch.load(tmp_path / "second" / "checkpoints" / "last.ckpt", weights_only=True)
     assert resumed["global_step"] == 2 * raw["global_step"]
     assert not torch.equal(resumed["state_dict"]["model.decoder.bias"], raw["state_dict"]["model.decoder.bias"])
+
+
+def test_debug_overfit_memorises_one_batch(tmp_path):
+    cfg = tiny_cfg(tmp_path, "overfit", "debug=overfit", "trainer.max_epochs=150", "logger=csv",
+                   "model.hidden_size=32", "model.emb_size=32", "optim.optimizer.lr=0.02")
+    train(cfg)
+    rows = list(csv.DictReader(open(tmp_path / "overfit" / "csv" / "version_0" / "metrics.csv")))
+    losses = [float(r["train/loss"]) for r in rows if r.get("train/loss")]
+    assert losses[-1] < 0.2 < 3 < losses[0]
+
+
+def test_debug_fast_dev_run_saves_and_logs_nothing(tmp_path):
+    metrics = train(tiny_cfg(tmp_path, "smoke", "debug=fast_dev_run"))
+    assert metrics["val/loss"] > 0
+    assert not list((tmp_path / "smoke").glob("checkpoints/*.ckpt")) and not (tmp_path / "smoke" / "wandb").exists()
