@@ -1,8 +1,10 @@
 """A tiny run on the built-in corpus, composed with Hydra's compose API and run in-process."""
 
 import csv
+import os
 from pathlib import Path
 
+import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
@@ -60,3 +62,20 @@ def test_debug_fast_dev_run_saves_and_logs_nothing(tmp_path):
     metrics = train(tiny_cfg(tmp_path, "smoke", "debug=fast_dev_run"))
     assert metrics["val/loss"] > 0
     assert not list((tmp_path / "smoke").glob("checkpoints/*.ckpt")) and not (tmp_path / "smoke" / "wandb").exists()
+
+
+def test_ckpt_path_last_is_the_newest_run_of_this_name(tmp_path):
+    from lm.errors import UserError
+    from lm.train import resume_path
+
+    root = tmp_path / "outputs" / "builtin"
+    with pytest.raises(UserError, match="no last.ckpt under"):
+        resume_path("last", root)
+    for i, run in enumerate(["2026-01-02_00-00-00", "2026-01-01_00-00-00"]):
+        ckpt = root / run / "checkpoints" / "last.ckpt"
+        ckpt.parent.mkdir(parents=True)
+        ckpt.write_bytes(b"x")
+        os.utime(ckpt, (1000 + i, 1000 + i))  # the second one written last
+    assert resume_path("last", root) == root / "2026-01-01_00-00-00" / "checkpoints" / "last.ckpt"
+    assert resume_path(str(root / "2026-01-02_00-00-00"), root).parent.parent.name == "2026-01-02_00-00-00"
+    assert resume_path(None, root) is None
