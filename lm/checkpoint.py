@@ -58,12 +58,15 @@ def read(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str
 
 
 def load(path: str | Path, map_location: str | torch.device = "cpu") -> Loaded:
-    """Rebuild the model (in eval mode) and tokenizer from a checkpoint file or run directory."""
+    """Rebuild the model (in eval mode, on map_location) and tokenizer from a checkpoint file or run directory."""
     p = resolve(path)
     ckpt = read(p, map_location)
-    model = RNNLM(**ckpt["hyper_parameters"]["model"])
-    prefix = "model."
-    state = {k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
-    model.load_state_dict(state)
-    model.to(map_location).eval()
-    return Loaded(model, load_tokenizer(ckpt["lm"]["tokenizer_json"]), ckpt["lm"]["config"], p)
+    try:
+        model = RNNLM(**ckpt["hyper_parameters"]["model"])
+        prefix = "model."
+        model.load_state_dict({k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)})
+        tokenizer = load_tokenizer(ckpt["lm"]["tokenizer_json"])
+    except Exception as e:  # a dict that looks like ours but does not rebuild: wrong keys, shapes or tokenizer
+        raise UserError(f"{p} is not a usable checkpoint of this project ({type(e).__name__}: {e}); "
+                        "pass a .ckpt written by scripts/train.py") from None
+    return Loaded(model.to(map_location).eval(), tokenizer, ckpt["lm"]["config"], p)

@@ -22,7 +22,6 @@ import torch
 from omegaconf import OmegaConf
 from tokenizers import Tokenizer
 
-from lm import checkpoint
 from lm.errors import UserError
 from lm.fast_decode import make_engine
 from lm.model import RNNLM
@@ -264,41 +263,6 @@ def read_prompts(prompt, prompt_file: str | None) -> list[str]:
     if not prompts:
         raise UserError(f"prompt file {path} is empty: write one prompt per line")
     return prompts
-
-
-def load_checkpoint(path, device: torch.device):
-    """lm.checkpoint.load, with any failure to read the file reported as one line.
-
-    torch.load on a text file can raise IndexError or KeyError, which lm.checkpoint does not catch (yet).
-    """
-    try:
-        loaded = checkpoint.load(path, map_location="cpu")
-    except UserError:
-        raise
-    except Exception as e:  # noqa: BLE001 - whatever torch.load or the rebuild trips on, the file is not usable
-        raise UserError(f"{path} is not a checkpoint of this project ({type(e).__name__}: {e}); "
-                        "pass a .ckpt written by scripts/train.py") from None
-    loaded.model.to(device)  # load() builds the model on the CPU whatever its map_location
-    return loaded
-
-
-def set_threads(threads) -> None:
-    """torch's CPU threads; None keeps torch's default."""
-    if threads is None:
-        return
-    if _number("threads", threads, int) < 1:
-        raise UserError(f"threads must be >= 1 or null (got {threads})")
-    torch.set_num_threads(threads)
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name not in ("cpu", "cuda") and not str(name).startswith("cuda:"):
-        raise UserError(f"device must be auto, cpu or cuda (got {name!r})")
-    if name != "cpu" and not torch.cuda.is_available():
-        raise UserError(f"device={name} but CUDA is not available here: use device=cpu or device=auto")
-    return torch.device(name)
 
 
 class Output:

@@ -9,7 +9,8 @@ import time
 import hydra
 from omegaconf import DictConfig
 
-from lm import generation
+from lm import checkpoint, generation
+from lm.device import resolve_device, set_threads
 from lm.errors import UserError, exit_on_user_error
 from lm.fast_decode import make_engine
 
@@ -19,9 +20,9 @@ from lm.fast_decode import make_engine
 def main(cfg: DictConfig) -> None:
     options = generation.options_from_config(cfg)
     prompts = generation.read_prompts(cfg.prompt, cfg.prompt_file)
-    device = generation.resolve_device(cfg.device)
-    generation.set_threads(cfg.threads)
-    loaded = generation.load_checkpoint(cfg.ckpt, device)
+    device = resolve_device(cfg.device)
+    set_threads(cfg.threads)
+    loaded = checkpoint.load(cfg.ckpt, map_location=device)
     try:
         engine = make_engine(loaded.model, cfg.engine, device)
     except ValueError as e:

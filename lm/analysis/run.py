@@ -25,6 +25,7 @@ from lm.analysis.gates import require_cell
 from lm.analysis.report import Section, write_json
 from lm.analysis.sections import RUNNERS, SUPPORTED, Ckpt
 from lm.errors import UserError
+from lm.device import set_threads
 from lm.tracking import ensure_wandb_mode
 
 ANALYSES = tuple(RUNNERS)
@@ -122,8 +123,7 @@ def settings(cfg: DictConfig, name: str) -> dict:
 def analyze(cfg: DictConfig) -> dict:
     analyses, named = parse_analyses(cfg.analysis)
     torch.manual_seed(int(cfg.seed))
-    if cfg.get("threads"):
-        torch.set_num_threads(int(cfg.threads))
+    set_threads(cfg.get("threads"))
     grammar = OmegaConf.to_container(cfg.grammar, resolve=True) if cfg.get("grammar") is not None else None
     cks = load_ckpts(as_list(cfg.ckpt), as_list(cfg.get("labels")) or None, grammar)
     todo = [(a, some, settings(cfg, a)) for a, some in plan(cks, analyses, named)]  # every check before work

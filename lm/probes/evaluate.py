@@ -20,6 +20,7 @@ import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from lm import checkpoint
+from lm.device import resolve_device, set_threads
 from lm.errors import UserError
 from lm.probes import catalog
 from lm.probes.plots import plot_suites
@@ -64,25 +65,11 @@ def load_checkpoints(specs: list[str], device: torch.device, labels: list[str] |
         raise UserError("ckpt is empty: give ckpt=PATH or ckpt=[PATH1,PATH2]")
     loaded = []
     for spec in specs:
-        try:
-            loaded.append(checkpoint.load(spec, map_location=device))
-        except UserError:
-            raise
-        except Exception as e:  # noqa: BLE001 - whatever torch.load trips on, the file is not a checkpoint
-            raise UserError(f"{spec} is not a checkpoint of this project ({type(e).__name__}); "
-                            "pass a .ckpt written by scripts/train.py or a run directory") from None
+        loaded.append(checkpoint.load(spec, map_location=device))
     names = labels or labels_for([x.path for x in loaded])
     if len(names) != len(loaded):
         raise UserError(f"labels has {len(names)} names for {len(loaded)} checkpoints")
     return [Checkpoint(n, x.path, x.model, x.tokenizer, x.config) for n, x in zip(names, loaded)]
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name != "cpu" and not torch.cuda.is_available():
-        raise UserError(f"device={name} but CUDA is not available here: use device=cpu or device=auto")
-    return torch.device(name)
 
 
 def suites_for(cfg: DictConfig, ckpts: list[Checkpoint]) -> tuple[dict[str, list[Suite]], list[dict]]:
@@ -199,8 +186,7 @@ def evaluate(cfg: DictConfig) -> dict:
     """Run the task(s) cfg names for every checkpoint; print the table; write the outputs; log to W&B."""
     if cfg.task not in TASKS:
         raise UserError(f"unknown task {cfg.task!r}: use one of {', '.join(TASKS)}")
-    if cfg.threads:
-        torch.set_num_threads(int(cfg.threads))
+    set_threads(cfg.threads)
     ckpts = load_checkpoints(as_list(cfg.ckpt), resolve_device(cfg.device), as_list(cfg.labels) or None)
     out_dir = Path(cfg.output_dir)
     result = {"probes": None, "perplexity": []}

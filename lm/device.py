@@ -1,0 +1,31 @@
+"""Where scripts run: the device a `device=` setting names and torch's CPU threads."""
+
+from __future__ import annotations
+
+import torch
+
+from lm.errors import UserError
+
+
+def resolve_device(name: str) -> torch.device:
+    """auto (CUDA when there is one), cpu, cuda or cuda:N."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda") and not str(name).startswith("cuda:"):
+        raise UserError(f"device must be auto, cpu or cuda (got {name!r})")
+    if name != "cpu" and not torch.cuda.is_available():
+        raise UserError(f"device={name} but CUDA is not available here: use device=cpu or device=auto")
+    return torch.device(name)
+
+
+def set_threads(threads) -> None:
+    """torch's CPU threads; None (or 0) keeps torch's default."""
+    if not threads:
+        return
+    try:
+        n = int(threads)
+    except (TypeError, ValueError):
+        n = 0
+    if n < 1 or n != threads:
+        raise UserError(f"threads must be a whole number >= 1 or null (got {threads})")
+    torch.set_num_threads(n)
