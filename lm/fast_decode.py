@@ -15,6 +15,7 @@ Two engines behind one interface; they hold weights only, the caller carries the
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 import torch
@@ -81,8 +82,12 @@ class FusedLSTMEngine:
         with torch.no_grad():
             proj = model.projection
             self.projection = None if proj is None else linear_op(proj.weight.detach().to(dtype))  # H -> E
-            self.decoder = linear_op(model.decoder.weight.detach().to(dtype))  # E -> V; tied or not, a copy
-            self.decoder_b = model.decoder.bias.detach().float()
+            if model.adaptive:  # a dtype copy of the adaptive softmax; its log-softmaxes stay fp32
+                self.decoder = copy.deepcopy(model.decoder).to(dtype).log_prob
+                self.decoder_b = None
+            else:
+                self.decoder = linear_op(model.decoder.weight.detach().to(dtype))  # E -> V; tied or not, a copy
+                self.decoder_b = model.decoder.bias.detach().float()
 
     @torch.no_grad()
     def prefill(self, ids: torch.Tensor, batch: int = 1):
@@ -111,6 +116,8 @@ class FusedLSTMEngine:
         x = h.to(self.dtype)
         if self.projection is not None:
             x = self.projection(x)
+        if self.decoder_b is None:
+            return self.decoder(x)  # adaptive: log-probs (B, V) fp32
         return torch.add(self.decoder(x), self.decoder_b)  # (B, V), fp32 by type promotion
 
 

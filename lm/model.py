@@ -1,12 +1,17 @@
 """A recurrent language model in plain PyTorch: embedding -> dropout -> L recurrent layers -> dropout -> decoder.
 
 No Lightning or Hydra here: the constructor takes plain numbers, so a checkpoint's hyperparameters rebuild it.
+The decoder is a full softmax (`nn.Linear` to the vocabulary) or an adaptive softmax (lm/adaptive.py). Code that
+needs probabilities goes through `log_probs` / `target_log_probs`, which work with both.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+from lm.adaptive import AdaptiveSoftmax
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
@@ -26,6 +31,9 @@ class RNNLM(nn.Module):
         tie_projection: bool = False,
         init_range: float = 0.1,
         forget_bias: float = 0.0,
+        softmax: str = "full",
+        cutoffs: list[int] | None = None,
+        div_value: float = 4.0,
     ):
         super().__init__()
         if cell not in CELLS:
@@ -36,7 +44,11 @@ class RNNLM(nn.Module):
                 "set them equal or set model.tie_projection=true to project the hidden state to emb_size"
             )
         self.vocab_size, self.emb_size, self.hidden_size = vocab_size, emb_size, hidden_size
-        self.num_layers, self.cell = num_layers, cell
+        if softmax not in ("full", "adaptive"):
+            raise ValueError(f"model.softmax must be full or adaptive, got {softmax!r}")
+        if softmax == "adaptive" and not cutoffs:
+            raise ValueError("model.softmax=adaptive needs model.cutoffs, e.g. model.cutoffs=[2000,10000]")
+        self.num_layers, self.cell, self.adaptive = num_layers, cell, softmax == "adaptive"
         self.embedding = nn.Embedding(vocab_size, emb_size)
         self.drop = nn.Dropout(dropout)
         self.rnn = CELLS[cell](emb_size, hidden_size, num_layers, dropout=dropout if num_layers > 1 else 0.0,
@@ -46,16 +58,23 @@ class RNNLM(nn.Module):
         if tie_weights and tie_projection and emb_size != hidden_size:
             self.projection = nn.Linear(hidden_size, emb_size, bias=False)
             out_size = emb_size
-        self.decoder = nn.Linear(out_size, vocab_size)
-        if tie_weights:  # weight tying: Press & Wolf 2016, Inan et al. 2017
-            self.decoder.weight = self.embedding.weight
+        if self.adaptive:  # ties the head's shortlist rows (and full-width tails) to the embedding
+            self.decoder = AdaptiveSoftmax(out_size, vocab_size, cutoffs, div_value,
+                                           tie=self.embedding.weight if tie_weights else None)
+        else:
+            self.decoder = nn.Linear(out_size, vocab_size)
+            if tie_weights:  # weight tying: Press & Wolf 2016, Inan et al. 2017
+                self.decoder.weight = self.embedding.weight
         self.reset_parameters(init_range, forget_bias)
 
     def reset_parameters(self, init_range: float, forget_bias: float) -> None:
         nn.init.uniform_(self.embedding.weight, -init_range, init_range)
-        nn.init.zeros_(self.decoder.bias)
-        if self.decoder.weight is not self.embedding.weight:
-            nn.init.uniform_(self.decoder.weight, -init_range, init_range)
+        if self.adaptive:
+            self.decoder.reset_parameters()  # nn.Linear's init for its own weights; tied rows stay the embedding's
+        else:
+            nn.init.zeros_(self.decoder.bias)
+            if self.decoder.weight is not self.embedding.weight:
+                nn.init.uniform_(self.decoder.weight, -init_range, init_range)
         if forget_bias and self.cell == "lstm":
             # nn.LSTM packs gates as [input | forget | cell | output]; two biases per layer (b_ih, b_hh) add up.
             h = self.hidden_size
@@ -76,9 +95,30 @@ class RNNLM(nn.Module):
             out = self.projection(out)
         return out, state
 
+    def logits(self, feats: torch.Tensor) -> torch.Tensor:
+        """(..., D) -> (..., V) scores whose softmax is the model's distribution: the decoder's logits, or with
+        an adaptive softmax the log-probabilities themselves (fp32)."""
+        if self.adaptive:
+            return self.decoder.log_prob(feats.flatten(0, -2)).unflatten(0, feats.shape[:-1])
+        return self.decoder(feats)
+
+    def log_probs(self, feats: torch.Tensor) -> torch.Tensor:
+        """(..., D) -> log p over the vocabulary (..., V), fp32."""
+        logits = self.logits(feats)
+        return logits if self.adaptive else F.log_softmax(logits.float(), dim=-1)
+
+    def target_log_probs(self, feats: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """(..., D), (...) -> log p(target) (...), fp32; the adaptive softmax computes only the target's cluster."""
+        flat, tgt = feats.flatten(0, -2), targets.flatten()
+        if self.adaptive:
+            logp = self.decoder(flat, tgt)
+        else:
+            logp = -F.cross_entropy(self.decoder(flat).float(), tgt, reduction="none")
+        return logp.view(targets.shape)
+
     def forward(self, tokens: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         out, state = self.features(tokens, state)
-        return self.decoder(out), state  # (B, T, V)
+        return self.logits(out), state  # (B, T, V)
 
 
 def detach_state(state: State | None) -> State | None:

@@ -7,7 +7,6 @@ import time
 
 import pytorch_lightning as pl
 import torch
-import torch.nn.functional as F
 from hydra.utils import instantiate
 
 from lm.checkpoint import FORMAT
@@ -32,10 +31,10 @@ class LanguageModel(pl.LightningModule):
         return self.model(tokens, state)
 
     def _loss(self, tokens, targets, key, reduction="mean"):
-        logits, state = self.model(tokens, self._state.get(key))
+        feats, state = self.model.features(tokens, self._state.get(key))
         self._state[key] = detach_state(state)  # truncated BPTT: keep the value, cut the graph
-        # loss in fp32 even under bf16 autocast
-        return F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), reduction=reduction)
+        nll = -self.model.target_log_probs(feats, targets)  # log-softmax and loss in fp32 even under bf16 autocast
+        return nll.mean() if reduction == "mean" else nll.sum()
 
     # --- training -------------------------------------------------------------------------------------------
     def on_train_epoch_start(self):

@@ -30,14 +30,14 @@ def tiny_setup(tmp_path, batch_size=4):
 
 def record_states(module):
     calls = []
-    forward = module.model.forward
+    features = module.model.features
 
     def spy(tokens, state=None):
-        logits, new = forward(tokens, state)
+        out, new = features(tokens, state)
         calls.append((module.trainer.state.stage, None if state is None else state[0].clone(), new[0].detach().clone()))
-        return logits, new
+        return out, new
 
-    module.model.forward = spy
+    module.model.features = spy
     return calls
 
 

@@ -186,6 +186,7 @@ def test_out_of_vocabulary_critical_words_are_reported_not_scored(word_tokenizer
 
 class Bigram(nn.Module):
     """p(next | current) from a table: features are the one-hot current token, the decoder is the table."""
+    adaptive = False
 
     def __init__(self, table: torch.Tensor):
         super().__init__()

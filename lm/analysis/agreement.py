@@ -81,8 +81,7 @@ def score_batch(items: Sequence[Item]) -> ScoreBatch:
 def batch_margins(model, features: Features, batch: ScoreBatch) -> torch.Tensor:
     """log p(good) - log p(bad) per item of the batch, (n_items,) float64."""
     feats = features(batch.tokens)  # (R, T, D)
-    logits = model.decoder(feats[batch.rows, batch.cols]).float()  # (P, V)
-    logp = logits.gather(1, batch.targets[:, None])[:, 0] - torch.logsumexp(logits, dim=1)
+    logp = model.target_log_probs(feats[batch.rows, batch.cols], batch.targets)  # (P,)
     return torch.zeros(batch.n_items, dtype=torch.float64).index_add_(0, batch.item, (batch.sign * logp).double())
 
 

@@ -111,10 +111,12 @@ class LogProbEngine:
         self.device = next(model.parameters()).device
         self.precision = resolve_precision(precision, model, self.device)
         self.model, self.net, self.max_tokens = model, model, max_tokens
-        self.decoder = ExactDecoder(model.decoder)
         if self.precision == "bf16":
             self.net = copy.deepcopy(model).to(torch.bfloat16).eval()
-            self.decoder = ShiftedDecoder(model.decoder)
+        if model.adaptive:  # only the targets' clusters, log-softmax in fp32 (lm/adaptive.py)
+            self.decoder = AdaptiveDecoder(self.net)
+        else:
+            self.decoder = ShiftedDecoder(model.decoder) if self.precision == "bf16" else ExactDecoder(model.decoder)
 
     def __call__(self, requests: list[Request]) -> np.ndarray:
         """Scores (float64), in the order of `requests`."""
@@ -223,6 +225,16 @@ class ExactDecoder:
     def __call__(self, hidden: torch.Tensor, rows: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         logits = self.decoder(hidden).float()  # (n, V)
         return logits[rows, targets] - _lse(logits)[rows]
+
+
+class AdaptiveDecoder:
+    """log p from an adaptive softmax: the head and each target's own cluster, fp32 log-softmax."""
+
+    def __init__(self, net: RNNLM):
+        self.net = net
+
+    def __call__(self, hidden: torch.Tensor, rows: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return self.net.target_log_probs(hidden[rows], targets)
 
 
 class ShiftedDecoder:
