@@ -31,6 +31,7 @@ class TiedLinear(nn.Module):
     def __init__(self, shared: nn.Parameter, lo: int, hi: int, extra_rows: int = 0, bias: bool = False):
         super().__init__()
         self.shared, self.lo, self.hi = shared, lo, hi  # a Parameter attribute registers the same tensor here
+        self.in_features, self.out_features = shared.shape[1], hi - lo + extra_rows
         self.extra = nn.Parameter(torch.empty(extra_rows, shared.shape[1])) if extra_rows else None
         self.bias = nn.Parameter(torch.empty(hi - lo + extra_rows)) if bias else None
         self.reset_parameters()

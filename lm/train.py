@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 
 import pytorch_lightning as pl
+import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint, ProgressBar
@@ -46,7 +47,15 @@ def check_compatible(path: Path, module: LanguageModel) -> None:
         raise UserError(f"{path} has another model shape ({shown}); resume with that run's model settings")
 
 
+def set_matmul_precision(cfg: DictConfig) -> None:
+    """On a GPU, fp32 matmuls may use TF32 (`matmul_precision: high`, torch's own advice for Ampere and later);
+    `highest` keeps them exact. CPUs are left alone."""
+    if cfg.trainer.get("accelerator") in ("gpu", "cuda"):
+        torch.set_float32_matmul_precision(cfg.get("matmul_precision") or "highest")
+
+
 def build(cfg: DictConfig) -> tuple[LMDataModule, LanguageModel]:
+    set_matmul_precision(cfg)
     data = LMDataModule(OmegaConf.to_container(cfg.data, resolve=True),
                         OmegaConf.to_container(cfg.tokenizer, resolve=True), cfg.paths.cache_dir,
                         pin_memory=cfg.trainer.get("accelerator") in ("gpu", "cuda"))

@@ -47,3 +47,42 @@ def test_tiny_model_overfits_one_batch():
         loss.backward()
         opt.step()
     assert loss.item() < 0.05
+
+
+@pytest.mark.parametrize("cell, kw", [("lstm", {}), ("gru", {}), ("rnn", {}),
+                                      ("lstm", dict(emb_size=6, tie_weights=True, tie_projection=True)),
+                                      ("lstm", dict(softmax="adaptive", cutoffs=[10, 25], div_value=2.0))])
+def test_macs_per_token_is_what_torchs_flop_counter_counts(cell, kw):
+    # the explicit cell runs the same matmuls as nn.LSTM/GRU/RNN, one step at a time, which FlopCounterMode sees
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from lm.cells import explicit_features
+    torch.manual_seed(0)
+    model = RNNLM(40, **{"emb_size": 12, **kw}, hidden_size=12, num_layers=2, cell=cell, dropout=0.0)
+    x, y = torch.randint(40, (3, 7)), torch.randint(40, (3, 7))
+    with torch.no_grad(), FlopCounterMode(display=False) as whole:
+        model.log_probs(explicit_features(model, x).out)
+    assert whole.get_total_flops() / 2 / x.numel() == pytest.approx(model.macs_per_token())
+    if model.adaptive:  # training computes only each target's cluster
+        share = [float(((y >= lo) & (y < hi)).float().mean()) for lo, hi in [(10, 25), (25, 40)]]
+        with torch.no_grad(), FlopCounterMode(display=False) as targeted:
+            model.target_log_probs(explicit_features(model, x).out, y)
+        assert targeted.get_total_flops() / 2 / x.numel() == pytest.approx(model.macs_per_token(share))
+        assert model.macs_per_token(share) < model.macs_per_token()
+
+
+def test_cpu_dropout_keeps_one_minus_p_scaled_and_masks_the_gradient():
+    from lm.model import Dropout
+    torch.manual_seed(0)
+    drop = Dropout(0.3)
+    x = torch.ones(200, 500, requires_grad=True)
+    y = drop(x)
+    kept = y != 0
+    assert abs(kept.float().mean().item() - 0.7) < 0.005
+    assert torch.allclose(y[kept], torch.full_like(y[kept], 1 / 0.7))
+    y.sum().backward()
+    assert torch.equal(x.grad, y.detach())  # d(sum y)/dx is the scaled mask itself
+    assert drop(x.bfloat16()).dtype == torch.bfloat16
+    drop.eval()
+    assert torch.equal(drop(x), x)
+    assert torch.equal(Dropout(1.0).train()(x), torch.zeros_like(x))
