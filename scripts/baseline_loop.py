@@ -108,6 +108,7 @@ def main():
     p.add_argument("--eval-batch-size", type=int, default=10)
     p.add_argument("--seed", type=int, default=1111)
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    p.add_argument("--device", default="cpu", help="cpu | cuda")
     p.add_argument("--max-steps", type=int, default=None, help="stop after N optimizer steps, then evaluate")
     p.add_argument("--max-epochs", type=int, default=40)
     p.add_argument("--warmup-steps", type=int, default=5, help="steps excluded from tokens/s")
@@ -122,9 +123,10 @@ def main():
     vocab = {}
     train = batchify(tokenize(os.path.join(args.data, "train.txt"), vocab, grow=True), args.batch_size)
     valid = batchify(tokenize(os.path.join(args.data, "valid.txt"), vocab, grow=False), args.eval_batch_size)
+    train, valid = train.to(args.device), valid.to(args.device)
     print(f"vocab {len(vocab)} | train {tuple(train.shape)} | valid {tuple(valid.shape)}")
 
-    model = RNNModel(len(vocab), args.emsize, args.nhid, args.nlayers, args.dropout, args.tied)
+    model = RNNModel(len(vocab), args.emsize, args.nhid, args.nlayers, args.dropout, args.tied).to(args.device)
     opt = torch.optim.SGD(model.parameters(), lr=args.lr)
     lr, best_val = args.lr, float("inf")
     step, tokens, timed_tokens, timed_s = 0, 0, 0, 0.0
@@ -180,6 +182,7 @@ def main():
         "train_tokens_per_s": timed_tokens / timed_s if timed_s > 0 else None,
         "val_loss": val_loss,
         "val_ppl": val_ppl,
+        "vocab_size": len(vocab),
         "final_lr": lr,
         "threads": torch.get_num_threads(),
         "torch_version": torch.__version__,

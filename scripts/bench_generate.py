@@ -60,8 +60,9 @@ def baseline_loop(model, n, batch, seed=0):
     """pytorch/examples word_language_model/generate.py: the whole fp32 model called on one token at a time,
     then softmax (exp) and torch.multinomial. Returns seconds."""
     torch.manual_seed(seed)
-    hidden = model.init_state(batch)
-    inp = torch.randint(model.vocab_size, (batch, 1), dtype=torch.long)
+    device = next(model.parameters()).device
+    hidden = model.init_state(batch, device)
+    inp = torch.randint(model.vocab_size, (batch, 1), dtype=torch.long, device=device)
     start = time.perf_counter()
     for _ in range(n):
         output, hidden = model(inp, hidden)  # (B, 1, V)
