@@ -29,3 +29,15 @@ def set_threads(threads) -> None:
     if n < 1 or n != threads:
         raise UserError(f"threads must be a whole number >= 1 or null (got {threads})")
     torch.set_num_threads(n)
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU has bf16 matrix instructions (AVX512-BF16 or AMX). oneDNN also runs bf16 on plain
+    AVX-512 by converting, which is slower than fp32, so that does not count."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
+def cpu_precision() -> str:
+    """Lightning precision for CPU training: bf16-mixed where the CPU has bf16 instructions, else 32-true."""
+    return "bf16-mixed" if cpu_has_bf16() else "32-true"

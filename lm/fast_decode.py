@@ -21,6 +21,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from lm.device import cpu_has_bf16
 from lm.model import RNNLM
 
 ENGINES = ("auto", "reference", "fp32", "bf16")
@@ -33,7 +34,7 @@ def choose_engine(model: RNNLM, engine: str, device: torch.device) -> str:
     if engine == "auto":
         if model.cell != "lstm" or device.type != "cpu":
             return "reference"  # cuDNN already steps fast; GRU/RNN have no fused path
-        return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
+        return "bf16" if cpu_has_bf16() else "fp32"
     if engine != "reference" and model.cell != "lstm":
         raise ValueError(f"engine={engine} steps LSTM cells only (this model is a {model.cell}); "
                          "use engine=reference")

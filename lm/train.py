@@ -16,6 +16,7 @@ from pytorch_lightning.loggers import WandbLogger
 
 from lm import checkpoint
 from lm.data.datamodule import LMDataModule
+from lm.device import set_threads
 from lm.errors import UserError
 from lm.model import count_parameters
 from lm.module import LanguageModel
@@ -56,6 +57,7 @@ def set_matmul_precision(cfg: DictConfig) -> None:
 
 def build(cfg: DictConfig) -> tuple[LMDataModule, LanguageModel]:
     set_matmul_precision(cfg)
+    set_threads(cfg.get("threads"))
     data = LMDataModule(OmegaConf.to_container(cfg.data, resolve=True),
                         OmegaConf.to_container(cfg.tokenizer, resolve=True), cfg.paths.cache_dir,
                         pin_memory=cfg.trainer.get("accelerator") in ("gpu", "cuda"))

@@ -79,3 +79,43 @@ def test_perplexity_is_exp_of_total_nll_over_total_tokens(tmp_path):
     assert n == (len(dm.ids["valid"]) // 2 - 1) * 2  # every predicted token of both rows counted once
     assert math.isclose(res["val/ppl"], math.exp(nll / n), rel_tol=1e-5)
     assert math.isclose(res["val/loss"], nll / n, rel_tol=1e-5)
+
+
+class CountHostReads(pl.Callback):
+    """Counts tensor -> Python conversions (each one a device sync on a GPU) in training steps that are not
+    logging steps: from one batch's start to the next's, so forward, backward, clipping, the update and every
+    hook of the step (the module's on_train_batch_end included) are inside."""
+
+    NAMES = ("item", "tolist", "__float__", "__int__", "__bool__")
+
+    def __init__(self, monkeypatch):
+        self.active, self.calls = False, []
+        for name in self.NAMES:
+            original = getattr(torch.Tensor, name)
+
+            def spy(t, *a, _name=name, _original=original, **k):
+                if self.active:
+                    self.calls.append(_name)
+                return _original(t, *a, **k)
+            monkeypatch.setattr(torch.Tensor, name, spy)
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        self.active = (trainer.global_step + 1) % trainer.log_every_n_steps != 0
+
+    def on_train_epoch_end(self, trainer, module):
+        self.active = False
+
+
+def test_a_training_step_reads_nothing_back_from_the_device(tmp_path, monkeypatch):
+    dm, module = tiny_setup(tmp_path)
+    spy = CountHostReads(monkeypatch)
+    trainer = pl.Trainer(max_steps=12, log_every_n_steps=5, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, num_sanity_val_steps=0, use_distributed_sampler=False,
+                         enable_model_summary=False, gradient_clip_val=0.25, limit_val_batches=0)
+    trainer.fit(module, datamodule=dm)
+    assert trainer.global_step == 12
+    assert spy.calls == []
+    # the spy does see a read when there is one
+    spy.active = True
+    torch.ones(1).item()
+    assert spy.calls == ["item"]

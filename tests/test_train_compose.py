@@ -79,3 +79,14 @@ def test_ckpt_path_last_is_the_newest_run_of_this_name(tmp_path):
     assert resume_path("last", root) == root / "2026-01-01_00-00-00" / "checkpoints" / "last.ckpt"
     assert resume_path(str(root / "2026-01-02_00-00-00"), root).parent.parent.name == "2026-01-02_00-00-00"
     assert resume_path(None, root) is None
+
+
+@pytest.mark.parametrize("avx512_bf16, amx, expected", [(True, False, "bf16-mixed"), (False, True, "bf16-mixed"),
+                                                        (False, False, "32-true")])
+def test_cpu_trainer_uses_bf16_only_where_the_cpu_has_bf16_instructions(tmp_path, monkeypatch, avx512_bf16, amx,
+                                                                         expected):
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    assert tiny_cfg(tmp_path, "run").trainer.precision == expected
+    assert tiny_cfg(tmp_path, "run", "trainer=gpu").trainer.precision == "bf16-mixed"  # GPUs: always
+    assert tiny_cfg(tmp_path, "run", "trainer.precision=32-true").trainer.precision == "32-true"

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from lm.device import cpu_has_bf16
 from lm.model import RNNLM
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -53,8 +54,7 @@ def resolve_precision(precision: str, model: RNNLM, device: torch.device) -> str
     if precision != "auto":
         return precision
     big = sum(p.numel() for p in model.parameters()) >= 1_000_000
-    fast = device.type == "cpu" and torch.backends.mkldnn.is_available() \
-        and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    fast = device.type == "cpu" and torch.backends.mkldnn.is_available() and cpu_has_bf16()
     return "bf16" if big and fast else "fp32"
 
 
