@@ -36,8 +36,3 @@ def cpu_has_bf16() -> bool:
     AVX-512 by converting, which is slower than fp32, so that does not count."""
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
-
-
-def cpu_precision() -> str:
-    """Lightning precision for CPU training: bf16-mixed where the CPU has bf16 instructions, else 32-true."""
-    return "bf16-mixed" if cpu_has_bf16() else "32-true"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import warnings
@@ -16,11 +17,13 @@ from pytorch_lightning.loggers import WandbLogger
 
 from lm import checkpoint
 from lm.data.datamodule import LMDataModule
-from lm.device import set_threads
+from lm.device import cpu_has_bf16, set_threads
 from lm.errors import UserError
 from lm.model import count_parameters
 from lm.module import LanguageModel
 from lm.tracking import make_loggers
+
+log = logging.getLogger(__name__)
 
 
 def resume_path(spec: str | None, output_root: Path) -> Path | None:
@@ -55,9 +58,19 @@ def set_matmul_precision(cfg: DictConfig) -> None:
         torch.set_float32_matmul_precision(cfg.get("matmul_precision") or "highest")
 
 
+def precision_warning(cfg: DictConfig) -> str | None:
+    accelerator, precision = cfg.trainer.get("accelerator"), str(cfg.trainer.get("precision"))
+    if accelerator == "cpu" and precision.startswith("bf16") and not cpu_has_bf16():
+        return (f"trainer.precision={precision} on a CPU without bf16 instructions (avx512_bf16, AMX) runs slower "
+                "than fp32 here; use trainer.precision=32-true")
+    return None
+
+
 def build(cfg: DictConfig) -> tuple[LMDataModule, LanguageModel]:
     set_matmul_precision(cfg)
     set_threads(cfg.get("threads"))
+    if warning := precision_warning(cfg):
+        log.warning(warning)
     data = LMDataModule(OmegaConf.to_container(cfg.data, resolve=True),
                         OmegaConf.to_container(cfg.tokenizer, resolve=True), cfg.paths.cache_dir,
                         pin_memory=cfg.trainer.get("accelerator") in ("gpu", "cuda"))

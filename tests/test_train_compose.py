@@ -81,12 +81,14 @@ def test_ckpt_path_last_is_the_newest_run_of_this_name(tmp_path):
     assert resume_path(None, root) is None
 
 
-@pytest.mark.parametrize("avx512_bf16, amx, expected", [(True, False, "bf16-mixed"), (False, True, "bf16-mixed"),
-                                                        (False, False, "32-true")])
-def test_cpu_trainer_uses_bf16_only_where_the_cpu_has_bf16_instructions(tmp_path, monkeypatch, avx512_bf16, amx,
-                                                                         expected):
+@pytest.mark.parametrize("avx512_bf16, amx, warns", [(True, False, False), (False, True, False), (False, False, True)])
+def test_bf16_on_a_cpu_without_bf16_instructions_is_warned_about(tmp_path, monkeypatch, avx512_bf16, amx, warns):
+    from lm.train import precision_warning
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
-    assert tiny_cfg(tmp_path, "run").trainer.precision == expected
-    assert tiny_cfg(tmp_path, "run", "trainer=gpu").trainer.precision == "bf16-mixed"  # GPUs: always
-    assert tiny_cfg(tmp_path, "run", "trainer.precision=32-true").trainer.precision == "32-true"
+    assert tiny_cfg(tmp_path, "run").trainer.precision == "32-true"  # the default: exact
+    message = precision_warning(tiny_cfg(tmp_path, "run", "trainer.precision=bf16-mixed"))
+    assert (message is not None) == warns
+    if warns:
+        assert "32-true" in message
+    assert precision_warning(tiny_cfg(tmp_path, "run", "trainer=gpu")) is None  # GPUs: bf16-mixed always

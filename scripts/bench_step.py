@@ -1,0 +1,67 @@
+"""A/B timing of one training step (forward, loss, backward, clipping, SGD update) of the ptb_medium model on
+random tokens, in one process, the variants taking turns so that the machine's drift hits each alike:
+
+    python scripts/bench_step.py --ab dropout --precision bf16     # nn.Dropout vs lm.model.Dropout (torch.rand)
+    python scripts/bench_step.py --ab threads --precision fp32     # torch threads: 1 vs all cores
+
+Prints tokens/s per variant: the median over --rounds rounds of --steps steps each.
+"""
+
+import argparse
+import statistics
+import time
+
+import torch
+from torch import nn
+
+from lm.model import RNNLM, Dropout
+
+VARIANTS = {
+    "dropout": {"nn.Dropout (bernoulli_)": lambda m, p: setattr(m, "drop", nn.Dropout(p)),
+                "lm.model.Dropout (torch.rand)": lambda m, p: setattr(m, "drop", Dropout(p))},
+    "threads": {"1 thread": lambda m, p: torch.set_num_threads(1),
+                f"{torch.get_num_threads()} threads": lambda m, p, n=torch.get_num_threads(): torch.set_num_threads(n)},
+}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ab", choices=sorted(VARIANTS), required=True)
+    ap.add_argument("--precision", choices=("fp32", "bf16"), default="bf16")
+    ap.add_argument("--vocab", type=int, default=10_000)
+    ap.add_argument("--size", type=int, default=650)
+    ap.add_argument("--dropout", type=float, default=0.5)
+    ap.add_argument("--batch", type=int, default=20)
+    ap.add_argument("--bptt", type=int, default=35)
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=5)
+    args = ap.parse_args()
+    torch.manual_seed(0)
+    model = RNNLM(args.vocab, args.size, args.size, 2, dropout=args.dropout, tie_weights=True).train()
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    x, y = (torch.randint(args.vocab, (args.batch, args.bptt)) for _ in range(2))
+
+    def step():
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16"):
+            feats, _ = model.features(x)
+            loss = -model.target_log_probs(feats, y).mean()
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 0.25)
+        opt.step()
+
+    speeds = {name: [] for name in VARIANTS[args.ab]}
+    for _ in range(args.rounds):
+        for name, apply in VARIANTS[args.ab].items():
+            apply(model, args.dropout)
+            step()
+            start = time.perf_counter()
+            for _ in range(args.steps):
+                step()
+            speeds[name].append(args.steps * x.numel() / (time.perf_counter() - start))
+    for name, runs in speeds.items():
+        print(f"{name:32s} {statistics.median(runs):8,.0f} tokens/s   (rounds: {', '.join(f'{r:,.0f}' for r in runs)})")
+
+
+if __name__ == "__main__":
+    main()
