@@ -63,6 +63,8 @@ class AdaptiveSoftmax(nn.AdaptiveLogSoftmaxWithLoss):
             raise ValueError(f"model.div_value={div_value} leaves the last of {len(cutoffs)} tail clusters no "
                              f"dimensions of {in_features}: lower div_value or use fewer cutoffs")
         super().__init__(in_features, n_classes, cutoffs, div_value, head_bias)
+        # where each tail cluster starts; a buffer, so it moves with the module instead of being copied every step
+        self.register_buffer("starts", torch.tensor(cutoffs), persistent=False)
         self.tied_tails: list[int] = []
         if tie is not None:
             if tuple(tie.shape) != (n_classes, in_features):
@@ -76,8 +78,7 @@ class AdaptiveSoftmax(nn.AdaptiveLogSoftmaxWithLoss):
     def forward(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """log p(target) (N,) fp32 for features x (N, in) and targets (N,)."""
         head = F.log_softmax(self.head(x).float(), dim=-1)  # (N, shortlist + clusters)
-        bounds = torch.tensor(self.cutoffs[:-1], device=target.device)
-        cluster = torch.bucketize(target, bounds, right=True)  # 0: head word, i >= 1: tail cluster i
+        cluster = torch.bucketize(target, self.starts, right=True)  # 0: head word, i >= 1: tail cluster i
         first = torch.where(cluster == 0, target, self.shortlist_size + cluster - 1)
         logp = head.gather(1, first[:, None])[:, 0]
         for i, tail in enumerate(self.tail, start=1):

@@ -38,6 +38,7 @@ from omegaconf import open_dict
 from lm import checkpoint
 from lm.fast_decode import linear_op
 from lm.generation import generate
+from lm.model import RNNLM
 from lm.probes.scoring import Scorer
 from lm.train import build, quiet_known_warnings
 
@@ -172,18 +173,15 @@ def plain_loop(case: Case, args, run_dir: Path) -> dict:
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     res = json.loads(out.read_text())
     a = res["args"]
-    v = res["vocab_size"]
-    macs = sum(4 * a["nhid"] * ((a["emsize"] if i == 0 else a["nhid"]) + a["nhid"]) for i in range(a["nlayers"]))
-    macs += a["nhid"] * v
+    with torch.device("meta"):  # the same network's FLOPs, counted by RNNLM without allocating it
+        macs = RNNLM(res["vocab_size"], a["emsize"], a["nhid"], a["nlayers"], tie_weights=a["tied"]).macs_per_token()
     return {**res, "tokens_per_s": res["train_tokens_per_s"], "precision": "fp32",
             "train_flops_per_token": 6 * macs, "flops_per_s": 6 * macs * res["train_tokens_per_s"]}
 
 
 # --- generation and probes on the trained models ------------------------------------------------------------------
 
-def generation(ckpt: str, device: str, n: int, batch: int) -> dict:
-    loaded = checkpoint.load(ckpt, map_location=device)
-    model, tok = loaded.model.eval(), loaded.tokenizer
+def generation(model: RNNLM, tok, device: str, n: int, batch: int) -> dict:
 
     def ours(k, b):
         sync(device)
@@ -207,9 +205,7 @@ def generation(ckpt: str, device: str, n: int, batch: int) -> dict:
     return out
 
 
-def probes(ckpt: str, device: str, n: int, n_baseline: int) -> dict:
-    loaded = checkpoint.load(ckpt, map_location=device)
-    model, tok = loaded.model.eval(), loaded.tokenizer
+def probes(model: RNNLM, tok, device: str, n: int, n_baseline: int) -> dict:
     pairs = make_pairs(n, tok)
     scorer = Scorer(model, tok)
     scorer.score(pairs[:200])  # warm-up
@@ -321,8 +317,10 @@ def main(argv=None) -> dict:
                 r = runs[f"lm {run}"] = lightning_run(case, precision, extra, args, run_dir)
                 print(f"{name} lm {run}: {r['tokens_per_s']:,.0f} tokens/s, val ppl {r['val_ppl']:.2f}", flush=True)
                 if not args.no_inference:
-                    r["generation"] = generation(r["ckpt"], args.device, args.gen_tokens, args.gen_batch)
-                    r["probes"] = probes(r["ckpt"], args.device, args.probe_pairs, args.probe_baseline_pairs)
+                    loaded = checkpoint.load(r["ckpt"], map_location=args.device)  # the saved model, as users get it
+                    model, tok = loaded.model.eval(), loaded.tokenizer
+                    r["generation"] = generation(model, tok, args.device, args.gen_tokens, args.gen_batch)
+                    r["probes"] = probes(model, tok, args.device, args.probe_pairs, args.probe_baseline_pairs)
                 save(args, ceilings, results)  # after every run: a run cut short keeps what it measured
     print("\n" + table(results, ceilings))
     return save(args, ceilings, results)
