@@ -14,8 +14,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from lm.adaptive import AdaptiveSoftmax
+from lm.device import cpu_has_bf16
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+# the constructor arguments that decide the parameters' shapes; the rest (dropout, init) may differ on resume
+SHAPE_ARGS = ("vocab_size", "emb_size", "hidden_size", "num_layers", "cell", "tie_weights", "tie_projection",
+              "softmax", "cutoffs", "div_value")
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
@@ -105,7 +109,12 @@ class RNNLM(nn.Module):
 
     def features(self, tokens: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         x = self.drop(self.embedding(tokens))  # (B, T, E)
-        out, state = self.rnn(x, state)  # (B, T, H)
+        if self.cell == "lstm" and x.device.type == "cpu" and torch.is_autocast_enabled("cpu") and not cpu_has_bf16():
+            # oneDNN has no bf16 LSTM primitive without bf16 instructions (it raises): run this layer in fp32
+            with torch.autocast("cpu", enabled=False):
+                out, state = self.rnn(x.float(), state)  # (B, T, H)
+        else:
+            out, state = self.rnn(x, state)  # (B, T, H)
         out = self.drop(out)
         if self.projection is not None:
             out = self.projection(out)
@@ -157,12 +166,17 @@ class RNNLM(nn.Module):
         return float(macs)
 
 
-def detach_state(state: State | None) -> State | None:
+def map_state(fn, state: State | None) -> State | None:
+    """fn applied to the hidden state, or to h and c of an LSTM."""
     if state is None:
         return None
     if isinstance(state, tuple):
-        return tuple(s.detach() for s in state)
-    return state.detach()
+        return tuple(fn(s) for s in state)
+    return fn(state)
+
+
+def detach_state(state: State | None) -> State | None:
+    return map_state(torch.Tensor.detach, state)
 
 
 def count_parameters(model: nn.Module) -> int:
