@@ -43,3 +43,26 @@ def test_chunk_bounds_last_chunk_is_short():
 def test_too_short_stream_is_refused():
     with pytest.raises(ValueError, match="too short"):
         batchify(np.arange(5), 4)
+
+
+def test_variable_bptt_has_no_fixed_length_so_lightning_runs_each_epoch_to_the_end():
+    ds = Chunks(batchify(np.arange(5_000), 2), bptt=35, variable=True, seed=0)
+    with pytest.raises(TypeError):
+        len(ds)
+    counts = {len(ds.bounds(e)) for e in range(6)}
+    assert len(counts) > 1  # epochs draw different numbers of chunks
+    assert len(list(ds)) == len(ds.bounds(0))
+
+
+@pytest.mark.parametrize("variable", [False, True])
+def test_resume_continues_the_epoch_where_it_stopped_and_then_the_next(variable):
+    grid = batchify(np.arange(4_000), 2)
+    full = Chunks(grid, bptt=9, variable=variable, seed=1)
+    epochs = [[x.numpy().tolist() for x, _ in full] for _ in range(3)]
+    resumed = Chunks(grid, bptt=9, variable=variable, seed=1)
+    resumed.resume(epoch=1, done=5)
+    assert [x.numpy().tolist() for x, _ in resumed] == epochs[1][5:]
+    assert [x.numpy().tolist() for x, _ in resumed] == epochs[2]
+    resumed.resume(epoch=0, done=len(epochs[0]))  # saved after the last chunk: that pass is empty
+    assert list(resumed) == []
+    assert [x.numpy().tolist() for x, _ in resumed] == epochs[1]

@@ -49,18 +49,36 @@ def chunk_bounds(length: int, bptt: int, variable: bool = False, rng: np.random.
 
 
 class Chunks(IterableDataset):
-    """Yields (inputs, targets), each (B, t) int64, in stream order; one pass is one epoch."""
+    """Yields (inputs, targets), each (B, t) int64, in stream order; one pass is one epoch.
 
-    def __init__(self, grid: np.ndarray, bptt: int, variable: bool = False, seed: int = 0):
-        self.grid, self.bptt, self.variable, self.seed = grid, bptt, variable, seed
-        self.epoch = 0
+    With variable-length BPTT each epoch draws its own chunk lengths from (seed, epoch), so the number of chunks
+    differs from epoch to epoch: such a dataset has no len() and Lightning ends the epoch when the rows do.
+    `epoch_of` says which epoch a new pass serves (the trainer's; without it passes are counted), since Lightning
+    may start a pass that it then drops. `resume(epoch, done)`: a pass of that epoch skips its first `done` chunks.
+    """
+
+    def __init__(self, grid: np.ndarray, bptt: int, variable: bool = False, seed: int = 0, epoch_of=None):
+        self.grid, self.bptt, self.variable, self.seed, self.epoch_of = grid, bptt, variable, seed, epoch_of
+        self.passes, self.resume_at = 0, (0, 0)
 
     def __len__(self) -> int:
+        if self.variable:
+            raise TypeError("variable-length BPTT draws a different number of chunks each epoch")
         return math.ceil((self.grid.shape[1] - 1) / self.bptt)
 
+    def bounds(self, epoch: int) -> list[tuple[int, int]]:
+        rng = np.random.default_rng([self.seed, epoch]) if self.variable else None
+        return chunk_bounds(self.grid.shape[1], self.bptt, self.variable, rng)
+
+    def resume(self, epoch: int, done: int) -> None:
+        self.passes, self.resume_at = epoch, (epoch, done)
+
     def __iter__(self):
-        rng = np.random.default_rng([self.seed, self.epoch]) if self.variable else None
-        self.epoch += 1
-        for start, t in chunk_bounds(self.grid.shape[1], self.bptt, self.variable, rng):
-            block = torch.from_numpy(np.asarray(self.grid[:, start:start + t + 1], dtype=np.int64))
-            yield block[:, :-1], block[:, 1:]
+        epoch = self.epoch_of() if self.epoch_of else self.passes
+        self.passes = epoch + 1
+        skip = self.resume_at[1] if self.resume_at[0] == epoch else 0
+        return (self._block(start, t) for start, t in self.bounds(epoch)[skip:])
+
+    def _block(self, start: int, t: int) -> tuple[torch.Tensor, torch.Tensor]:
+        block = torch.from_numpy(np.asarray(self.grid[:, start:start + t + 1], dtype=np.int64))
+        return block[:, :-1], block[:, 1:]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytorch_lightning as pl
+import torch
 from torch.utils.data import DataLoader
 
 from lm.data.batching import Chunks, batchify
@@ -36,7 +37,8 @@ class LMDataModule(pl.LightningDataModule):
         try:
             self.datasets = {
                 "train": Chunks(batchify(self.ids["train"], bs, rank, world), bptt,
-                                self.cfg.get("variable_bptt", False), self.cfg.get("seed", 0)),
+                                self.cfg.get("variable_bptt", False), self.cfg.get("seed", 0),
+                                epoch_of=(lambda: self.trainer.current_epoch) if self.trainer else None),
                 "valid": Chunks(batchify(self.ids["valid"], ebs, rank, world), bptt),
                 "test": Chunks(batchify(self.ids["test"], ebs, rank, world), bptt),
             }
@@ -44,8 +46,22 @@ class LMDataModule(pl.LightningDataModule):
             raise UserError(f"{e}; use a larger corpus or a smaller data.batch_size / data.eval_batch_size") from None
 
     def _loader(self, split):
-        # batch_size=None: each item already is a (B, t) batch, served in stream order
-        return DataLoader(self.datasets[split], batch_size=None, num_workers=0, pin_memory=self.pin_memory)
+        # batch_size=None: each item already is a (B, t) batch, served in stream order. A generator of its own:
+        # without one each new iterator draws a seed from torch's global generator, which the dropout masks
+        # use, and a resumed run would draw its masks out of step with the uninterrupted one
+        return DataLoader(self.datasets[split], batch_size=None, num_workers=0, pin_memory=self.pin_memory,
+                          generator=torch.Generator())
+
+    # --- resume: where the training stream stands (Lightning saves this in every checkpoint) -----------------
+    def state_dict(self) -> dict:
+        if self.trainer is None or self.trainer.state.fn != "fit":
+            return {}
+        done = self.trainer.fit_loop.epoch_loop.batch_progress.current.processed  # batches trained this epoch
+        return {"train_epoch": self.trainer.current_epoch, "train_done": done}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state and "train" in getattr(self, "datasets", {}):
+            self.datasets["train"].resume(state["train_epoch"], state["train_done"])
 
     def train_dataloader(self):
         return self._loader("train")
