@@ -10,6 +10,10 @@ class UserError(Exception):
     """Something the user can fix; the message says what is wrong and how to fix it."""
 
 
+class Diverged(UserError):
+    """A non-finite loss, gradient or validation loss: the message names the step and what to try."""
+
+
 EXIT_USER_ERROR = 2
 
 
@@ -21,4 +25,7 @@ def exit_on_user_error(fn):
         except UserError as e:
             print(f"error: {e}", file=sys.stderr, flush=True)
             sys.exit(EXIT_USER_ERROR)
+        except KeyboardInterrupt:  # Ctrl-C outside training (which saves and stops by itself, lm/checkpointing.py)
+            print("interrupted", file=sys.stderr, flush=True)
+            sys.exit(130)
     return wrapper

@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
+from pytorch_lightning.loggers import WandbLogger
 
+from lm import rng
 from lm.checkpoint import FORMAT
-from lm.model import RNNLM, count_parameters, detach_state
+from lm.errors import Diverged
+from lm.model import RNNLM, count_parameters, detach_state, map_state
 from lm.tokenizer import load_tokenizer
+
+log = logging.getLogger(__name__)
+NONFINITE = ("stop", "skip")
+MAX_SKIPS = 100  # nonfinite=skip: this many non-finite steps in a row stop the run all the same
 
 
 class LanguageModel(pl.LightningModule):
-    def __init__(self, model: dict, optimizer: dict, scheduler: dict | None = None, monitor: str = "val/loss"):
-        """`model` holds RNNLM's plain arguments; `optimizer`/`scheduler` are `_partial_` Hydra configs."""
+    def __init__(self, model: dict, optimizer: dict, scheduler: dict | None = None, monitor: str = "val/loss",
+                 nonfinite: str = "stop"):
+        """`model` holds RNNLM's plain arguments; `optimizer`/`scheduler` are `_partial_` Hydra configs.
+        `nonfinite`: a non-finite loss or gradient norm stops the run (`stop`) or skips that step (`skip`)."""
         super().__init__()
+        if nonfinite not in NONFINITE:
+            raise ValueError(f"nonfinite must be one of {NONFINITE}, got {nonfinite!r}")
         self.save_hyperparameters()
         self.model = RNNLM(**model)
         self.tokenizer = None  # set by train(); travels in the checkpoint
@@ -26,6 +38,9 @@ class LanguageModel(pl.LightningModule):
         self._nll = self._ntok = None
         self._clock = None
         self._log_now = False
+        self._resume = None  # what a resumed run sets right before its first step (lm/rng.py, carried state)
+        self._first_bad = None  # (2,) step of the first non-finite loss / gradient norm, -1: none; on the device
+        self._skips = self._skips_in_row = 0
 
     def forward(self, tokens, state=None):
         return self.model(tokens, state)
@@ -41,15 +56,68 @@ class LanguageModel(pl.LightningModule):
         self._state.pop("train", None)
         self._clock = (time.perf_counter(), 0)
 
+    def on_train_start(self):
+        if self._resume and self._resume.get("epoch_end") is not None:
+            self._step_epoch_schedulers(self._resume["epoch_end"])
+
+    def on_train_batch_start(self, batch, batch_idx):
+        if self._resume:  # the first step after a resume draws what the interrupted run would have drawn next
+            rng.restore(self._resume["rng"])
+            if (state := self._resume.get("state")) is not None:
+                self._state["train"] = map_state(lambda s: s.to(self.device), state)
+            self._resume = None
+
     def training_step(self, batch, batch_idx):
         tokens, targets = batch
         loss = self._loss(tokens, targets, "train")
-        self.log("train/loss", loss, prog_bar=True)
         # the rest only on steps whose metrics reach the logger: each self.log costs time in a 0.1 s step
         self._log_now = (self.global_step + 1) % self.trainer.log_every_n_steps == 0
+        if not self._finite(loss, 0):
+            self._state.pop("train", None)  # the next chunk starts from a zero state, not a possibly broken one
+            return None  # Lightning skips the backward pass and the optimizer step
+        self.log("train/loss", loss, prog_bar=True)
         if self._log_now:
             self.log("train/ppl", loss.detach().exp())
         return loss
+
+    # --- non-finite values: stop the run (default) or skip the step ------------------------------------------
+    def _finite(self, value: torch.Tensor, which: int) -> bool:
+        """`stop`: remember the first step whose value (0 loss, 1 gradient norm) is not finite, on the device,
+        no host sync; `check_finite` reads it on logging steps and before every checkpoint. `skip`: decide now
+        (one host sync per step, the price of skipping)."""
+        bad = ~torch.isfinite(value.detach())
+        if self.hparams.nonfinite == "stop":
+            if self._first_bad is None:
+                self._first_bad = torch.full((2,), -1, dtype=torch.long, device=value.device)
+            first = self._first_bad[which]
+            first.copy_(torch.where(bad & (first < 0), self.global_step + 1, first))
+            return True
+        # ranks must agree (a rank that skips its backward pass would leave the others waiting); the gradient
+        # norm is computed after the all-reduce, so it agrees already
+        bad = self.trainer.strategy.reduce_boolean_decision(bool(bad), all=False) if which == 0 else bool(bad)
+        if not bad:
+            if which == 1:  # the step went through
+                self._skips_in_row = 0
+            return True
+        self._skips += 1
+        self._skips_in_row += 1
+        if self._skips_in_row >= MAX_SKIPS:
+            raise Diverged(f"training diverged: {MAX_SKIPS} steps in a row had a non-finite "
+                           f"{('loss', 'gradient norm')[which]} (last at step {self.global_step + 1}); "
+                           "try a lower optim.optimizer.lr or trainer.gradient_clip_val=0.25")
+        return False
+
+    def check_finite(self) -> None:
+        if self._first_bad is None:
+            return
+        loss_step, grad_step = self._first_bad.tolist()
+        if loss_step < 0 and grad_step < 0:
+            return
+        which, step = ("loss", loss_step) if loss_step >= 0 and (grad_step < 0 or loss_step <= grad_step) \
+            else ("gradient norm", grad_step)
+        raise Diverged(f"training diverged: the {which} was not finite at step {step}; no checkpoint was written "
+                       "from it. Try a lower optim.optimizer.lr, trainer.gradient_clip_val=0.25 or "
+                       "trainer.precision=32-true, or nonfinite=skip to skip such steps")
 
     def on_train_batch_end(self, outputs, batch, batch_idx):
         # throughput since the last logged step; plain floats, no device sync
@@ -57,9 +125,12 @@ class LanguageModel(pl.LightningModule):
         tokens += batch[0].numel() * self.trainer.world_size
         self._clock = (start, tokens)
         if self._log_now:
+            self.check_finite()
             now = time.perf_counter()
             self.log("train/tokens_per_s", tokens / max(now - start, 1e-9), prog_bar=True)
             self.log("lr", self.optimizers().param_groups[0]["lr"])
+            if self.hparams.nonfinite == "skip":
+                self.log("train/skipped_steps", float(self._skips))
             self._clock = (now, 0)
         if 0 < self.trainer.max_steps <= self.global_step:
             # stopping at max_steps mid-epoch: asking to stop makes Lightning validate (and checkpoint) first
@@ -67,8 +138,14 @@ class LanguageModel(pl.LightningModule):
 
     def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None):
         # the lecture's exploding-gradient guard; the pre-clip total norm is logged as train/grad_norm
+        if self.hparams.nonfinite == "skip" and all(p.grad is None for p in self.parameters()):
+            return  # training_step skipped this step
         max_norm = gradient_clip_val if gradient_clip_val else math.inf
         norm = torch.nn.utils.clip_grad_norm_(self.parameters(), max_norm)
+        if not self._finite(norm, 1):
+            for p in self.parameters():  # optimizers pass over parameters without a gradient: the step is skipped
+                p.grad = None
+            return
         if self._log_now:
             self.log("train/grad_norm", norm)
 
@@ -89,6 +166,14 @@ class LanguageModel(pl.LightningModule):
         loss = (nll / ntok).float()
         self.log(f"{stage}/loss", loss, prog_bar=stage == "val")
         self.log(f"{stage}/ppl", loss.exp(), prog_bar=stage == "val")
+        if stage == "val" and not self.trainer.sanity_checking:
+            value = loss.item()
+            if self.trainer.is_global_zero:
+                log.info(f"epoch {self.current_epoch} step {self.global_step}: val/loss {value:.4f}  "
+                         f"val/ppl {safe_exp(value):.2f}")
+            if not math.isfinite(value):
+                raise Diverged(f"training diverged: val/loss is {value} at step {self.global_step}; no checkpoint "
+                               "was written from it. Try a lower optim.optimizer.lr or trainer.gradient_clip_val=0.25")
 
     on_validation_epoch_start = on_test_epoch_start = _eval_start
 
@@ -114,10 +199,39 @@ class LanguageModel(pl.LightningModule):
                 "lr_scheduler": {"scheduler": scheduler, "monitor": self.hparams.monitor, "interval": "epoch"}}
 
     # --- a checkpoint stands alone ---------------------------------------------------------------------------
+    def _step_epoch_schedulers(self, monitored: float) -> None:
+        """Lightning resumes a checkpoint written at an epoch's last validation without the scheduler step that
+        ends that epoch (it has no metrics to give a plateau scheduler): take that step here, with the value the
+        interrupted run had."""
+        for config in self.trainer.lr_scheduler_configs:
+            if config.interval == "epoch" and (self.current_epoch % config.frequency == 0):
+                if isinstance(config.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                    config.scheduler.step(monitored)
+                else:
+                    config.scheduler.step()
+
+    # resuming needs more: the generators' states, the state carried into the next chunk, the W&B run, and at an
+    # epoch's end the monitored value (above)
     def on_save_checkpoint(self, checkpoint):
+        self.check_finite()
+        if not torch.stack([torch.isfinite(p).all() for p in self.parameters()]).all():
+            raise Diverged(f"training diverged: the weights are not finite at step {self.global_step}; no checkpoint "
+                           "was written. Try a lower optim.optimizer.lr or trainer.gradient_clip_val=0.25")
+        epoch_end = self.trainer.fit_loop.epoch_loop.batch_progress.is_last_batch  # the next step starts an epoch
+        state = None if epoch_end else map_state(torch.Tensor.cpu, self._state.get("train"))
+        monitored = self.trainer.callback_metrics.get(self.hparams.monitor) if epoch_end else None
+        wandb_id = next((lg.version for lg in self.loggers if isinstance(lg, WandbLogger)), None)
         checkpoint["lm"] = {"format": FORMAT, "tokenizer_json": self.tokenizer.to_str(), "config": self.run_config,
-                            "params": count_parameters(self.model)}
+                            "params": count_parameters(self.model),
+                            "resume": {"rng": rng.collect(), "state": state, "wandb_id": wandb_id,
+                                       "epoch_end": None if monitored is None else float(monitored)}}
 
     def on_load_checkpoint(self, checkpoint):
         self.tokenizer = load_tokenizer(checkpoint["lm"]["tokenizer_json"])
         self.run_config = checkpoint["lm"]["config"]
+        self._resume = checkpoint["lm"].get("resume")
+
+
+def safe_exp(x: float) -> float:
+    """Perplexity from a mean NLL: inf, not an OverflowError, for a diverged model."""
+    return math.exp(x) if x < 709 else math.inf

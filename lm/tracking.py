@@ -9,6 +9,7 @@ from pathlib import Path
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from lm.console import say
 from lm.errors import UserError
 
 
@@ -29,22 +30,36 @@ def ensure_wandb_mode() -> str:
     return os.environ["WANDB_MODE"]
 
 
-def make_loggers(cfg: DictConfig | None, run_dir: Path) -> list:
+def make_loggers(cfg: DictConfig | None, run_dir: Path, output_root: Path | None = None,
+                 resume_id: str | None = None) -> list:
+    """resume_id: the W&B run a resumed training run continues (one curve on the dashboard)."""
     loggers = []
     for name, conf in (cfg or {}).items():
         if not conf:
             continue
+        extra = {}
         if "wandb" in conf.get("_target_", "").lower():
             mode = ensure_wandb_mode()
             os.environ.setdefault("WANDB_QUIET", "true")  # no run history table at exit: our summary is last
             if mode == "offline":
-                print(f"W&B: no API key, logging offline; view with `wandb leet {run_dir}/wandb`, "
-                      f"upload later with `wandb sync {run_dir}/wandb/offline-run-*`", flush=True)
+                say(f"W&B: no API key, logging offline; view with `wandb leet {run_dir}/wandb`, "
+                    f"upload later with `wandb sync {run_dir}/wandb/offline-run-*`")
+            extra = {"id": resume_id, "resume": "allow"} if resume_id else {"name": conf.get("name") or
+                                                                               run_name(run_dir, output_root)}
         try:
-            loggers.append(instantiate(conf))
+            loggers.append(instantiate(conf, **extra))
         except Exception as e:  # Hydra wraps the ImportError in an InstantiationException
             if not (isinstance(e, ImportError) or isinstance(e.__cause__, ImportError) or "ModuleNotFound" in str(e)):
                 raise
             raise UserError(f"logger={name} needs a package that is not installed (pip install {name}), "
                             "or choose logger=wandb|csv|none") from None
     return loggers
+
+
+def run_name(run_dir: Path, output_root: Path | None) -> str:
+    """Distinct for distinct runs: the run directory under outputs/ (<name>/<time>_<pid>, or a sweep job's
+    <name>/multirun_<time>_<pid>/<job>)."""
+    try:
+        return str(Path(run_dir).resolve().relative_to(Path(output_root).resolve()))
+    except (TypeError, ValueError):
+        return Path(run_dir).name

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-import math
 import os
+import shlex
+import sys
 import warnings
 from pathlib import Path
 
@@ -12,15 +13,17 @@ import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.callbacks import ModelCheckpoint, ProgressBar
+from pytorch_lightning.callbacks import Checkpoint, ModelCheckpoint, ProgressBar
 from pytorch_lightning.loggers import WandbLogger
 
 from lm import checkpoint
+from lm.checkpointing import AtomicCheckpointIO, Interrupted
+from lm.console import say
 from lm.data.datamodule import LMDataModule
 from lm.device import cpu_has_bf16, set_threads
 from lm.errors import UserError
-from lm.model import count_parameters
-from lm.module import LanguageModel
+from lm.model import SHAPE_ARGS, count_parameters
+from lm.module import LanguageModel, safe_exp
 from lm.tracking import make_loggers
 
 log = logging.getLogger(__name__)
@@ -38,17 +41,28 @@ def resume_path(spec: str | None, output_root: Path) -> Path | None:
     return checkpoint.resolve(spec, prefer="last")
 
 
-def check_compatible(path: Path, module: LanguageModel) -> None:
-    """Resuming needs the same tokenizer and model shape; say which differs instead of a size-mismatch trace."""
+def check_compatible(path: Path, module: LanguageModel) -> dict:
+    """Resuming needs the same tokenizer, model shape and optimizer; say which differs instead of a traceback.
+    Settings that are not shapes (dropout, ...) may change. Returns the checkpoint."""
     ckpt = checkpoint.read(path)
     if ckpt["lm"]["tokenizer_json"] != module.tokenizer.to_str():
         raise UserError(f"{path} was trained with another tokenizer or vocabulary than this config gives; "
                         "resume with the data/tokenizer settings of that run, or drop ckpt_path to start afresh")
     old, new = ckpt["hyper_parameters"]["model"], module.hparams.model
-    diff = {k: (old.get(k), new.get(k)) for k in set(old) | set(new) if old.get(k) != new.get(k)}
+    diff = {k: (old.get(k), new.get(k)) for k in SHAPE_ARGS if old.get(k, new.get(k)) != new.get(k)}
     if diff:
         shown = ", ".join(f"model.{k}: checkpoint {a} vs config {b}" for k, (a, b) in sorted(diff.items()))
         raise UserError(f"{path} has another model shape ({shown}); resume with that run's model settings")
+    for part in ("optimizer", "scheduler"):
+        was, now = (target(h.get(part)) for h in (ckpt["hyper_parameters"], module.hparams))
+        if was != now:
+            raise UserError(f"{path} was trained with {part} {was}, this config gives {now}: its saved state does "
+                            f"not fit; resume with that run's optim settings, or drop ckpt_path to start afresh")
+    return ckpt
+
+
+def target(part: dict | None) -> str | None:
+    return (part or {}).get("_target_")
 
 
 def set_matmul_precision(cfg: DictConfig) -> None:
@@ -66,7 +80,18 @@ def precision_warning(cfg: DictConfig) -> str | None:
     return None
 
 
+def check_epoch_settings(cfg: DictConfig) -> None:
+    if not cfg.data.get("variable_bptt"):
+        return
+    for key in ("val_check_interval", "limit_train_batches"):
+        value = cfg.trainer.get(key)
+        if isinstance(value, float) and value != 1.0:
+            raise UserError(f"data.variable_bptt=true draws a different number of chunks each epoch, so a fraction of "
+                            f"an epoch is not defined: use trainer.{key}=1.0 or a number of steps (an int)")
+
+
 def build(cfg: DictConfig) -> tuple[LMDataModule, LanguageModel]:
+    check_epoch_settings(cfg)
     set_matmul_precision(cfg)
     set_threads(cfg.get("threads"))
     if warning := precision_warning(cfg):
@@ -79,7 +104,8 @@ def build(cfg: DictConfig) -> tuple[LMDataModule, LanguageModel]:
     try:
         scheduler = cfg.optim.get("scheduler")
         module = LanguageModel(model_args, OmegaConf.to_container(cfg.optim.optimizer, resolve=True),
-                               OmegaConf.to_container(scheduler, resolve=True) if scheduler else None)
+                               OmegaConf.to_container(scheduler, resolve=True) if scheduler else None,
+                               nonfinite=cfg.get("nonfinite", "stop"))
     except ValueError as e:
         raise UserError(str(e)) from None
     module.tokenizer = tokenizer
@@ -90,7 +116,19 @@ def build(cfg: DictConfig) -> tuple[LMDataModule, LanguageModel]:
 def quiet_known_warnings() -> None:
     warnings.filterwarnings("ignore", message=".*IterableDataset. has .__len__. defined")  # we use no workers
     warnings.filterwarnings("ignore", message=".*treespec, LeafSpec.*")
+    warnings.filterwarnings("ignore", message=".*training_step. returned .None.")  # nonfinite=skip does that
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
+
+
+def route_lightning_logs() -> None:
+    """Lightning gives its loggers a console handler of their own when imported before logging is set up (as
+    here, before Hydra's): send their records through the root logger instead, so train.log holds them too."""
+    if not logging.getLogger().handlers:
+        return  # no Hydra logging (the compose API): leave Lightning's console output as it is
+    for name in ("pytorch_lightning", "lightning_fabric", "lightning.pytorch", "lightning.fabric"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
 
 
 def make_callbacks(cfg: DictConfig) -> list[pl.Callback]:
@@ -98,34 +136,45 @@ def make_callbacks(cfg: DictConfig) -> list[pl.Callback]:
     if not cfg.trainer.get("enable_progress_bar", True):  # trainer.enable_progress_bar=false drops the bar
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     if cfg.trainer.get("fast_dev_run"):  # a smoke test saves nothing (Lightning would still write last.ckpt)
-        callbacks = [c for c in callbacks if not isinstance(c, ModelCheckpoint)]
+        callbacks = [c for c in callbacks if not isinstance(c, Checkpoint)]
     return callbacks
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
     quiet_known_warnings()
+    route_lightning_logs()
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     run_dir = Path(cfg.paths.run_dir)
     data, module = build(cfg)
     ckpt_path = resume_path(cfg.get("ckpt_path"), Path(cfg.paths.output_root) / cfg.name)
-    if ckpt_path:
-        check_compatible(ckpt_path, module)
+    resumed = check_compatible(ckpt_path, module) if ckpt_path else None
+    if ckpt_path:  # what a kill during a checkpoint write left behind (lm/checkpointing.py)
+        for tmp in ckpt_path.parent.glob(".*.ckpt.tmp"):
+            tmp.unlink(missing_ok=True)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "tokenizer.json").write_text(module.tokenizer.to_str())
+    log.info("config:\n%s", OmegaConf.to_yaml(cfg, resolve=True).rstrip())
 
     callbacks = make_callbacks(cfg)
-    loggers = make_loggers(cfg.get("logger"), run_dir)
-    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    wandb_id = resumed["lm"].get("resume", {}).get("wandb_id") if resumed else None
+    loggers = make_loggers(cfg.get("logger"), run_dir, Path(cfg.paths.output_root), wandb_id)
+    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
+                                      plugins=[AtomicCheckpointIO()])
     for lg in loggers:
         lg.log_hyperparams({**module.run_config, "model/params": count_parameters(module.model)})
 
-    trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
+    try:
+        trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
+    except Interrupted as e:
+        if trainer.is_global_zero:
+            say(f"\n== stopped by {e}: saved {e.path}\n   resume: {command_line(f'ckpt_path={run_dir}')}")
+        raise SystemExit(128 + e.signum) from None
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
-    ckpt_cb = trainer.checkpoint_callback
-    best = ckpt_cb.best_model_path if ckpt_cb else ""
-    if best and ckpt_cb.best_model_score is not None:  # monitor is val/loss: report the best checkpoint's val
-        metrics["val/loss"] = float(ckpt_cb.best_model_score)
-        metrics["val/ppl"] = math.exp(metrics["val/loss"])
+    best_cb = next((c for c in trainer.checkpoint_callbacks if isinstance(c, ModelCheckpoint)), None)
+    best = best_cb.best_model_path if best_cb else ""
+    if best and best_cb.best_model_score is not None:  # monitor is val/loss: report the best checkpoint's val
+        metrics["val/loss"] = float(best_cb.best_model_score)
+        metrics["val/ppl"] = safe_exp(metrics["val/loss"])
     if cfg.get("test", True) and not trainer.fast_dev_run:
         results = trainer.test(module, datamodule=data, ckpt_path=best or None, verbose=False)
         metrics.update({k: float(v) for k, v in results[0].items()})
@@ -139,11 +188,24 @@ def train(cfg: DictConfig) -> dict[str, float]:
     return metrics
 
 
+def command_line(*extra: str) -> str:
+    """The command that started this run (its Hydra overrides, without ckpt_path), with `extra` added."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("ckpt_path=")]
+    except ValueError:  # not under @hydra.main
+        overrides = []
+    python = os.path.relpath(sys.executable) if not os.path.relpath(sys.executable).startswith("..") \
+        else sys.executable
+    return shlex.join([python, sys.argv[0], *overrides, *extra])
+
+
 def summary(metrics: dict[str, float], best: str, run_dir: Path) -> None:
     line = "  ".join(f"{k} {metrics[k]:.2f}" for k in ("val/ppl", "test/ppl") if k in metrics)
     probes = "  ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k.startswith("probe/"))
     if probes:
         line += f"\n   {probes}   (full report: python scripts/evaluate.py ckpt={run_dir})"
-    print(f"\n== finished: {line}\n   best checkpoint: {best or '(none saved)'}\n   run directory:   {run_dir}", flush=True)
+    text = f"\n== finished: {line}\n   best checkpoint: {best or '(none saved)'}\n   run directory:   {run_dir}"
     if best:
-        print(f"   generate: python scripts/generate.py ckpt={run_dir} prompt=\"the\"", flush=True)
+        text += f"\n   generate: python scripts/generate.py ckpt={run_dir} prompt=\"the\""
+    say(text)

@@ -3,6 +3,7 @@
 import hydra
 from omegaconf import DictConfig
 
+from lm.config import register_resolvers
 from lm.errors import exit_on_user_error
 from lm.train import train
 
@@ -15,4 +16,5 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    register_resolvers()
     main()

@@ -119,3 +119,64 @@ def test_a_training_step_reads_nothing_back_from_the_device(tmp_path, monkeypatc
     spy.active = True
     torch.ones(1).item()
     assert spy.calls == ["item"]
+
+
+def poison_loss(module, every):
+    """Make every `every`-th training loss nan (the step index counts training calls)."""
+    calls, target = [], module.model.target_log_probs
+
+    def poisoned(feats, targets):
+        out = target(feats, targets)
+        if module.training:
+            calls.append(1)
+            if len(calls) % every == 0:
+                return out * float("nan")
+        return out
+
+    module.model.target_log_probs = poisoned
+
+
+def fit(module, dm, **kw):
+    trainer = pl.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         num_sanity_val_steps=0, use_distributed_sampler=False, enable_model_summary=False, **kw)
+    trainer.fit(module, datamodule=dm)
+    return trainer
+
+
+def test_nonfinite_skip_leaves_the_weights_untouched_on_those_steps_and_counts_them(tmp_path):
+    dm, module = tiny_setup(tmp_path)
+    module = LanguageModel(module.hparams.model, SGD, None, nonfinite="skip")
+    module.tokenizer = dm.prepare()
+    poison_loss(module, every=3)
+    trainer = fit(module, dm)
+    steps = trainer.global_step
+    assert module._skips == steps // 3 > 3
+    assert all(torch.isfinite(p).all() for p in module.parameters())
+
+
+def test_nonfinite_skip_every_step_changes_nothing_and_stops_after_many_in_a_row(tmp_path):
+    import pytest
+
+    from lm.errors import Diverged
+    from lm.module import MAX_SKIPS
+
+    dm, module = tiny_setup(tmp_path, batch_size=1)
+    module = LanguageModel(module.hparams.model, SGD, None, nonfinite="skip")
+    module.tokenizer = dm.prepare()
+    before = {k: v.clone() for k, v in module.state_dict().items()}
+    poison_loss(module, every=1)
+    with pytest.raises(Diverged, match=f"{MAX_SKIPS} steps in a row had a non-finite loss"):
+        fit(module, dm)
+    assert module._skips == MAX_SKIPS
+    assert all(torch.equal(before[k], v) for k, v in module.state_dict().items())
+
+
+def test_nonfinite_stop_raises_at_the_first_bad_step_and_saves_nothing(tmp_path):
+    import pytest
+
+    from lm.errors import Diverged
+
+    dm, module = tiny_setup(tmp_path)
+    poison_loss(module, every=7)
+    with pytest.raises(Diverged, match="the loss was not finite at step 7;"):
+        fit(module, dm, log_every_n_steps=5)  # found on the next logging step (10), reported as step 7

@@ -66,26 +66,52 @@ def test_multirun_sweep_gives_each_job_its_own_run(tmp_path):
     assert sizes == [8, 8, 16, 16]
 
 
-def test_wandb_offline_run_holds_the_logged_metrics(tmp_path):
-    args = [a for a in text_args(tmp_path) if a != "logger=csv"] + ["logger=wandb", "trainer.log_every_n_steps=2"]
+def wandb_env(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
-    res = subprocess.run([sys.executable, str(ROOT / "scripts" / "train.py"), *args], cwd=ROOT, text=True,
-                         capture_output=True, timeout=300, stdin=subprocess.DEVNULL,
-                         env={**env, "WANDB_API_KEY": "", "NETRC": str(tmp_path / "none"), "HOME": str(tmp_path)})
+    return {**env, "WANDB_API_KEY": "", "NETRC": str(tmp_path / "none"), "HOME": str(tmp_path)}
+
+
+def train_with_wandb(tmp_path, *args):
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / "train.py"), *args], cwd=ROOT, text=True,
+                          capture_output=True, timeout=300, stdin=subprocess.DEVNULL, env=wandb_env(tmp_path))
+
+
+def wandb_summary(tmp_path, run_dir):
+    wandb_cli = [sys.executable, "-c", "from wandb.cli.cli import cli; cli()"]
+    out = subprocess.run([*wandb_cli, "leet", "inspect", "--summary", "--json", str(run_dir)], capture_output=True,
+                         text=True, timeout=120, env=wandb_env(tmp_path))
+    return json.loads(out.stdout)
+
+
+def test_wandb_offline_run_holds_the_logged_metrics_and_a_resume_continues_it(tmp_path):
+    args = [a for a in text_args(tmp_path) if a != "logger=csv"] + ["logger=wandb", "trainer.log_every_n_steps=2"]
+    res = train_with_wandb(tmp_path, *args)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "logging offline" in res.stdout
     (run_dir,) = (tmp_path / "run" / "wandb").glob("offline-run-*")
-    wandb_cli = [sys.executable, "-c", "from wandb.cli.cli import cli; cli()"]
-    out = subprocess.run([*wandb_cli, "leet", "inspect", "--summary", "--json", str(run_dir)], capture_output=True,
-                         text=True, timeout=120, env={**env, "HOME": str(tmp_path)})
-    summary = json.loads(out.stdout)
+    summary = wandb_summary(tmp_path, run_dir)
     logged = summary["summary"]
     for key in ("val/ppl", "test/ppl", "train/loss", "train/tokens_per_s", "train/grad_norm", "lr"):
         assert key in logged, key
-    assert summary["state"] == "finished" and summary["name"] == "builtin" and summary["project"] == "lstm-lm"
+    assert summary["state"] == "finished" and summary["name"] == "run" and summary["project"] == "lstm-lm"
     assert summary["config"]["model"]["hidden_size"] == 16 and summary["config"]["model/params"] > 0
     printed = float(res.stdout.split("test/ppl")[1].split()[0])  # the closing summary's number
     assert abs(logged["test/ppl"] - printed) < 0.01
+
+    resumed = train_with_wandb(tmp_path, *[a.replace("/run", "/resumed") for a in args], "trainer.max_epochs=2",
+                               f"ckpt_path={tmp_path / 'run'}")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    (again,) = (tmp_path / "resumed" / "wandb").glob("offline-run-*")
+    assert again.name.split("-")[-1] == run_dir.name.split("-")[-1]  # the same W&B run id: one curve
+
+
+def test_sweep_jobs_get_distinct_wandb_names(tmp_path):
+    args = [a for a in text_args(tmp_path) if a != "logger=csv" and not a.startswith("hydra.run.dir")]
+    res = train_with_wandb(tmp_path, "-m", *args, "logger=wandb", "model.hidden_size=8,16", "model.emb_size=8",
+                           "model.tie_weights=false", "test=false")
+    assert res.returncode == 0, res.stderr[-3000:]
+    names = {wandb_summary(tmp_path, d)["name"] for d in (tmp_path / "outputs").glob("builtin/multirun_*/*/wandb/offline-run-*")}
+    assert len(names) == 2 and all(n.startswith("builtin/multirun_") for n in names), names
 
 
 def test_two_process_ddp_on_cpu_trains(tmp_path):
