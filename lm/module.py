@@ -39,6 +39,7 @@ class LanguageModel(pl.LightningModule):
         self._clock = None
         self._log_now = False
         self._resume = None  # what a resumed run sets right before its first step (lm/rng.py, carried state)
+        self._monitored_at_save = None  # val/loss of a checkpoint written at an epoch's end
         self._first_bad = None  # (2,) step of the first non-finite loss / gradient norm, -1: none; on the device
         self._skips = self._skips_in_row = 0
 
@@ -56,9 +57,11 @@ class LanguageModel(pl.LightningModule):
         self._state.pop("train", None)
         self._clock = (time.perf_counter(), 0)
 
-    def on_train_start(self):
-        if self._resume and self._resume.get("epoch_end") is not None:
-            self._step_epoch_schedulers(self._resume["epoch_end"])
+    def on_train_epoch_end(self):
+        if self.trainer.fit_loop.restarting:  # see _step_epoch_schedulers
+            monitored = self.trainer.callback_metrics.get(self.hparams.monitor, self._monitored_at_save)
+            if monitored is not None:
+                self._step_epoch_schedulers(float(monitored))
 
     def on_train_batch_start(self, batch, batch_idx):
         if self._resume:  # the first step after a resume draws what the interrupted run would have drawn next
@@ -200,9 +203,9 @@ class LanguageModel(pl.LightningModule):
 
     # --- a checkpoint stands alone ---------------------------------------------------------------------------
     def _step_epoch_schedulers(self, monitored: float) -> None:
-        """Lightning resumes a checkpoint written at an epoch's last validation without the scheduler step that
-        ends that epoch (it has no metrics to give a plateau scheduler): take that step here, with the value the
-        interrupted run had."""
+        """Lightning skips the epoch-end scheduler step of the epoch in which a run resumed (FitLoop.on_advance_end:
+        it may lack the metric a plateau scheduler needs). Take it here: with this run's val/loss, or, resumed
+        from the checkpoint of an epoch's last validation, with the value the interrupted run had."""
         for config in self.trainer.lr_scheduler_configs:
             if config.interval == "epoch" and (self.current_epoch % config.frequency == 0):
                 if isinstance(config.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
@@ -230,6 +233,7 @@ class LanguageModel(pl.LightningModule):
         self.tokenizer = load_tokenizer(checkpoint["lm"]["tokenizer_json"])
         self.run_config = checkpoint["lm"]["config"]
         self._resume = checkpoint["lm"].get("resume")
+        self._monitored_at_save = (self._resume or {}).get("epoch_end")
 
 
 def safe_exp(x: float) -> float:

@@ -25,7 +25,8 @@ def args(tmp_path, run="run", *extra):
         write_corpus(corpus, n_lines=(300, 40, 40))
     return ["data=text", f"data.dir={corpus}", *tiny_train_args(tmp_path, run), "trainer.max_epochs=3",
             "model.dropout=0.3", "data.variable_bptt=true", "data.bptt=10", "threads=1",
-            "callbacks.last_checkpoint.every_n_steps=7", *extra]
+            "callbacks.last_checkpoint.every_n_steps=7",
+            "+optim.scheduler.threshold=10", *extra]  # lr halves at every epoch end: a lost scheduler step shows
 
 
 def signal_at(step, sig):
