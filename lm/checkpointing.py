@@ -11,6 +11,7 @@ weights or loss are not finite, so no checkpoint of a diverged model is ever wri
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -21,6 +22,7 @@ import torch
 from lightning_fabric.plugins import TorchCheckpointIO
 from pytorch_lightning.callbacks import Checkpoint
 
+log = logging.getLogger(__name__)
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
@@ -97,7 +99,10 @@ class LastCheckpoint(Checkpoint):
         stop = self._signal is not None
         due, stop = self._agree(trainer, stop or self._due(trainer), stop)
         if due:
+            start = time.perf_counter()
             self.save(trainer)
+            if trainer.is_global_zero:
+                log.info(f"step {trainer.global_step}: saved {self.path} ({time.perf_counter() - start:.2f} s)")
         if stop:
             raise Interrupted(self._signal or signal.SIGTERM, self.path, trainer.global_step)
 

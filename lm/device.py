@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 import torch
 
 from lm.errors import UserError
@@ -33,7 +31,6 @@ def set_threads(threads) -> None:
     torch.set_num_threads(n)
 
 
-@functools.cache
 def cpu_has_bf16() -> bool:
     """Whether this CPU has bf16 matrix instructions (AVX512-BF16 or AMX). oneDNN also runs bf16 on plain
     AVX-512 by converting, which is slower than fp32, so that does not count."""

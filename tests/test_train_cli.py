@@ -44,16 +44,20 @@ def test_run_prints_summary_and_writes_standalone_checkpoints(trained):
         assert ckpt["lm"]["tokenizer_json"] == (run / "tokenizer.json").read_text()
         assert ckpt["lm"]["config"]["model"]["hidden_size"] == 16
         assert ckpt["hyper_parameters"]["model"]["vocab_size"] > 5
+    log = (run / "train.log").read_text()  # what the console showed: config, a line per validation, the summary
+    assert "config:" in log and "epoch 0 step" in log and "val/loss" in log and "== finished:" in log
 
 
 def test_resume_from_run_directory_continues_the_step_count(trained, tmp_path):
     tmp, _ = trained
     first = torch.load(tmp / "run" / "checkpoints" / "last.ckpt", weights_only=True)
-    res = run_script("train.py", *text_args(tmp, "resumed"), f"ckpt_path={tmp / 'run'}", "trainer.max_epochs=2")
+    res = run_script("train.py", *text_args(tmp, "resumed"), f"ckpt_path={tmp / 'run'}", "trainer.max_epochs=2",
+                     "model.dropout=0.4")  # not a shape: may change
     assert res.returncode == 0, res.stderr[-3000:]
     second = torch.load(tmp / "resumed" / "checkpoints" / "last.ckpt", weights_only=True)
     assert second["epoch"] == first["epoch"] + 1
     assert second["global_step"] == 2 * first["global_step"]
+    assert second["hyper_parameters"]["model"]["dropout"] == 0.4
 
 
 def test_multirun_sweep_gives_each_job_its_own_run(tmp_path):
@@ -142,6 +146,7 @@ BAD = {
     "other model shape": (lambda t: ["model.hidden_size=12", "model.emb_size=12", f"ckpt_path={t}/run"],
                           "has another model shape"),
     "other tokenizer": (lambda t: ["tokenizer=char", f"ckpt_path={t}/run"], "another tokenizer"),
+    "other optimizer": (lambda t: ["optim=sgd", f"ckpt_path={t}/run"], "was trained with optimizer torch.optim.AdamW"),
     "not a checkpoint": (lambda t: [f"ckpt_path={t}/run/tokenizer.json"], "is not a checkpoint of this project"),
 }
 
