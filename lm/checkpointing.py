@@ -59,11 +59,10 @@ class LastCheckpoint(Checkpoint):
     # --- signals: note the request; the step in progress finishes, then the checkpoint is written -----------
     def on_train_start(self, trainer, pl_module):
         self._saved_at = (time.monotonic(), trainer.global_step)
-        if trainer.is_global_zero or trainer.world_size == 1:
-            try:  # replaces Lightning's own SIGTERM handler for the duration of training
-                self._handlers = {s: signal.signal(s, self._on_signal) for s in SIGNALS}
-            except ValueError:  # not the main thread: signals stay as they are
-                self._handlers = {}
+        try:  # replaces Lightning's own SIGTERM handler for the duration of training
+            self._handlers = {s: signal.signal(s, self._on_signal) for s in SIGNALS}
+        except ValueError:  # not the main thread: signals stay as they are
+            self._handlers = {}
 
     def _on_signal(self, signum, frame):
         if self._signal is not None and signum == signal.SIGINT:
