@@ -2,7 +2,12 @@
 
     agreement, gender, recall      a built-in suite (lm/probes/suites), in the vocabulary `vocab` says
     path/to/file.jsonl             one suite of minimal pairs
-    path/to/dir                    one suite per *.jsonl file in it (BLiMP's data/ folder: 67 suites)
+    path/to/suite.json             a SyntaxGym test suite
+    path/to/set.text (or .gold)    a Linzen et al. (2016) agreement set
+    path/to/generated.tab          Gulordava et al. (2018)'s colorless green set
+    path/to/dir                    one suite per file of those shapes in it (BLiMP's data/ folder: 67 suites)
+    syntaxgym:PATH, linzen:PATH,   the same, the reader named rather than told by the file's shape
+      gulordava:PATH, jsonl:PATH     (lm/probes/readers)
     blimp, blimp/<paradigm>        BLiMP from the Hugging Face hub (needs a network the first time)
 """
 
@@ -14,7 +19,8 @@ from pathlib import Path
 from tokenizers import Tokenizer
 
 from lm.errors import UserError
-from lm.probes.records import Suite, parse_record, read_dir, read_jsonl
+from lm.probes.readers import read_suites, split_prefix
+from lm.probes.records import Suite, parse_record
 from lm.probes.suites import BUILTIN_SUITES, builtin_suite
 from lm.probes.vocab import (CORPUS_STYLE, PERIODS, ProbeVocab, TextStyle, detect_style, in_vocabulary,
                              load_vocab, restrict)
@@ -36,15 +42,15 @@ def is_builtin(spec: str) -> bool:
     return spec in BUILTIN_SUITES
 
 
-def file_suites(spec: str, limit: int | None = None) -> list[Suite]:
-    """Suites from a file, a directory or the hub; UserError for anything else."""
+def file_suites(spec: str, limit: int | None = None) -> list:
+    """Suites (records.Suite, or regions.RegionSuite for SyntaxGym) from a file, a directory or the hub;
+    UserError for anything else."""
     if spec == "blimp" or spec.startswith("blimp/"):
         return hub_blimp(spec.partition("/")[2] or None, limit)
-    p = Path(spec).expanduser()
-    if p.is_dir():
-        return read_dir(p, limit)
-    if p.is_file():
-        return [read_jsonl(p, limit=limit)]
+    suites = read_suites(spec, limit)
+    if suites is not None:
+        return suites
+    p = Path(split_prefix(spec)[1]).expanduser()
     raise UserError(f"unknown suite {spec!r}: not a built-in suite ({', '.join(BUILTIN_SUITES)}), not blimp or "
                     f"blimp/<paradigm>, and no file or directory at {p.resolve()}")
 

@@ -16,6 +16,8 @@ log p(continuation | prefix) under the tokenization the model was trained on.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tokenizers import Tokenizer
@@ -31,6 +33,19 @@ class Encoded:
     context: Ids               # starts with <eos>
     sides: tuple[Ids, ...]     # continuation of the good side, then of each bad side
     oov: tuple[str, ...] = ()  # critical words the vocabulary lacks (word / char tokenizers)
+
+
+class OOVWarning(UserWarning):
+    """Words a word-level (or character) vocabulary lacks: the model would read them as <unk>."""
+
+
+def warn_oov(words: Iterable[str], consequence: str, stacklevel: int = 3) -> None:
+    """One warning naming the out-of-vocabulary words (the first ten) and what was done about them."""
+    found = list(dict.fromkeys(words))
+    if found:
+        shown = ", ".join(map(repr, found[:10])) + (f" and {len(found) - 10} more" if len(found) > 10 else "")
+        warnings.warn(f"{len(found)} word(s) not in the model's vocabulary ({shown}): {consequence}", OOVWarning,
+                      stacklevel=stacklevel)
 
 
 def common_prefix(seqs: list[Ids]) -> int:
@@ -73,6 +88,12 @@ class PairEncoder:
         if word not in self._oov_cache:
             self._oov_cache[word] = self.unk in self.tok.encode(word, add_special_tokens=False).ids
         return self._oov_cache[word]
+
+    def oov_words(self, texts: Iterable[str]) -> list[str]:
+        """The whitespace words of `texts` that the vocabulary lacks, each once, in order."""
+        if self.unk is None:
+            return []
+        return list(dict.fromkeys(w for t in texts for w in t.split() if self.is_oov(w)))
 
     def encode(self, pairs: list[Pair]) -> list[Encoded]:
         sentence = [i for i, p in enumerate(pairs) if p.prefix is None]

@@ -22,7 +22,8 @@ exactly the state after its own last token (the way packed sequences work, with 
           c (3)              x x x
 
 precision "bf16" runs the recurrent and decoder matmuls on a bfloat16 copy of the weights (~2-3x faster on a
-CPU with native bf16); log_softmax and the sums stay fp32 / fp64.
+CPU with native bf16); log_softmax and the sums stay fp32 / fp64 (the decoders: lm/probes/decoders.py).
+`token_scores` gives the terms of each sum, token by token (lm/probes/surprisal.py builds on it).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import torch
 
 from lm.device import cpu_has_bf16
 from lm.model import RNNLM
+from lm.probes.decoders import AdaptiveDecoder, ExactDecoder, ShiftedDecoder
 
 PRECISIONS = ("auto", "fp32", "bf16")
 DECODE_ROWS = 2048  # rows of (rows, V) logits at a time: 2048 x 10k fp32 = 80 MB
@@ -56,6 +58,13 @@ def resolve_precision(precision: str, model: RNNLM, device: torch.device) -> str
     big = sum(p.numel() for p in model.parameters()) >= 1_000_000
     fast = device.type == "cpu" and torch.backends.mkldnn.is_available() and cpu_has_bf16()
     return "bf16" if big and fast else "fp32"
+
+
+def common_precision(precision: str, models: list[RNNLM]) -> str:
+    """One precision for models compared side by side: the most exact any of them resolves to, so that a
+    table never mixes bf16 and fp32 scores."""
+    chosen = {resolve_precision(precision, m, next(m.parameters()).device) for m in models}
+    return "fp32" if "fp32" in chosen or not chosen else "bf16"
 
 
 def padded(seqs, device, dtype=torch.long) -> tuple[torch.Tensor, torch.Tensor]:
@@ -121,18 +130,31 @@ class LogProbEngine:
     def __call__(self, requests: list[Request]) -> np.ndarray:
         """Scores (float64), in the order of `requests`."""
         out = np.zeros(len(requests))
+        for chunk, lp in self._run(requests, per_token=False):
+            out[chunk] = lp
+        return out
+
+    def token_scores(self, requests: list[Request]) -> list[np.ndarray]:
+        """The terms each score sums, in order: log p of context[1:] (when score_context), then of each
+        continuation token; float64 of the fp32 log-probabilities, one array per request."""
+        out: list[np.ndarray] = [np.zeros(0)] * len(requests)
+        for chunk, per_request in self._run(requests, per_token=True):
+            for i, lp in zip(chunk, per_request):
+                out[i] = lp
+        return out
+
+    def _run(self, requests: list[Request], per_token: bool) -> list[tuple[list[int], object]]:
         if not requests:
-            return out
+            return []
         was_training = self.model.training
         self.model.eval()
         try:
             with torch.inference_mode():
                 order = sorted(range(len(requests)), key=lambda i: (len(requests[i].context), requests[i].context))
-                for chunk in self._chunks(order, requests):
-                    out[chunk] = self._score_chunk([requests[i] for i in chunk])
+                return [(chunk, self._score_chunk([requests[i] for i in chunk], per_token))
+                        for chunk in self._chunks(order, requests)]
         finally:
             self.model.train(was_training)
-        return out
 
     def _chunks(self, order: list[int], requests: list[Request]):
         chunk, tokens = [], 0
@@ -146,7 +168,7 @@ class LogProbEngine:
         if chunk:
             yield chunk
 
-    def _score_chunk(self, reqs: list[Request]) -> np.ndarray:
+    def _score_chunk(self, reqs: list[Request], per_token: bool):
         index: dict[tuple[int, ...], int] = {}
         for r in reqs:
             index.setdefault(r.context, len(index))
@@ -157,11 +179,16 @@ class LogProbEngine:
             want[index[r.context]] |= r.score_context
         tokens, lengths = padded(contexts, self.device)
         last, state, outputs = run_rows(self.net, tokens, lengths, keep_outputs=bool(want.any()))
-        lp = self._first_tokens(reqs, owner, last)
-        lp += self._continuations(reqs, owner, state)
-        if want.any():
-            ctx_lp = self._along(outputs, tokens[:, 1:], lengths - 1)  # (C,): log p(context[1:] | <eos>)
-            lp += np.where([r.score_context for r in reqs], ctx_lp[owner.cpu().numpy()], 0.0)
+        first = self._first_tokens(reqs, owner, last)  # (R,)
+        longer, rest = self._continuations(reqs, owner, state)  # rest (len(longer), m - 1)
+        ctx = self._along(outputs, tokens[:, 1:], lengths - 1) if want.any() else None  # (C, T - 1)
+        owner = owner.cpu().numpy()
+        if per_token:
+            return _token_lists(reqs, owner, first, dict(zip(longer, rest)), ctx)
+        lp = first.copy()
+        lp[longer] += rest.sum(axis=1)
+        if ctx is not None:  # log p(context[1:] | <eos>)
+            lp += np.where([r.score_context for r in reqs], ctx.sum(axis=1)[owner], 0.0)
         return lp
 
     def _first_tokens(self, reqs, owner, last) -> np.ndarray:
@@ -173,27 +200,27 @@ class LogProbEngine:
             lp[has] = self._decode(last, owner[has], targets).double().cpu().numpy()
         return lp
 
-    def _continuations(self, reqs, owner, state) -> np.ndarray:
-        """log p(continuation[1:] | context, continuation[0]), run on from each context's final state."""
-        lp = np.zeros(len(reqs))
+    def _continuations(self, reqs, owner, state) -> tuple[list[int], np.ndarray]:
+        """log p(continuation[t] | context, continuation[:t]) for t >= 1, run on from each context's final
+        state: (the requests with such tokens, their log-probabilities padded with zeros)."""
         longer = [k for k, r in enumerate(reqs) if len(r.continuation) > 1]
         if not longer:
-            return lp
+            return [], np.zeros((0, 0))
         cont, lengths = padded([reqs[k].continuation for k in longer], self.device)  # (n, m)
         st = _state_map(state, lambda s: s[:, owner[longer]].contiguous())
         _, _, outputs = run_rows(self.net, cont[:, :-1], lengths - 1, st, keep_outputs=True)
-        lp[longer] = self._along(outputs, cont[:, 1:], lengths - 1)
-        return lp
+        return longer, self._along(outputs, cont[:, 1:], lengths - 1)
 
     def _along(self, outputs: torch.Tensor, targets: torch.Tensor, lengths: torch.Tensor) -> np.ndarray:
-        """sum_t<lengths[b] log p(targets[b, t] | outputs[b, t]) per row; outputs (B, T, D), targets (B, T)."""
+        """log p(targets[b, t] | outputs[b, t]) for t < lengths[b], zeros after; outputs (B, T, D), targets and
+        the result (B, T), float64."""
         T = targets.shape[1]
         mask = torch.arange(T, device=self.device)[None, :] < lengths[:, None]  # (B, T)
-        rows = mask.nonzero()[:, 0]
         hidden = outputs[:, :T][mask]  # (N, D)
         tok = self._decode(hidden, torch.arange(len(hidden), device=self.device), targets[mask])
-        sums = torch.zeros(len(lengths), dtype=torch.float64, device=self.device)
-        return sums.index_add_(0, rows, tok.double()).cpu().numpy()
+        grid = torch.zeros(mask.shape, dtype=torch.float64, device=self.device)
+        grid[mask] = tok.double()
+        return grid.cpu().numpy()
 
     def _decode(self, hidden: torch.Tensor, rows: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """log p(targets[q] | hidden[rows[q]]) for every query q; hidden (N, D), rows and targets (Q,)."""
@@ -209,66 +236,15 @@ class LogProbEngine:
         return out
 
 
-def _lse(logits: torch.Tensor) -> torch.Tensor:
-    """logsumexp over dim 1 in fp32, in place on a fresh fp32 copy (~25% faster than torch.logsumexp)."""
-    x = logits.float()
-    m = x.amax(dim=1, keepdim=True)
-    return x.sub_(m).exp_().sum(dim=1).log_().add_(m[:, 0])
-
-
-class ExactDecoder:
-    """log p from the model's own decoder, fp32 logits."""
-
-    def __init__(self, decoder: torch.nn.Module):
-        self.decoder = decoder
-
-    def __call__(self, hidden: torch.Tensor, rows: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        logits = self.decoder(hidden).float()  # (n, V)
-        return logits[rows, targets] - _lse(logits)[rows]
-
-
-class AdaptiveDecoder:
-    """log p from an adaptive softmax: the head and each target's own cluster, fp32 log-softmax."""
-
-    def __init__(self, net: RNNLM):
-        self.net = net
-
-    def __call__(self, hidden: torch.Tensor, rows: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return self.net.target_log_probs(hidden[rows], targets)
-
-
-class ShiftedDecoder:
-    """bf16 decoder matmul whose output rounding falls on small numbers.
-
-    A bf16 result is rounded to ~3 significant digits, so a logit of 10 is off by ~0.02, and so is log p.
-    Here each row r is shifted by c_r, the exact (fp32) logit of one of its queried targets, inside the matmul:
-
-        [h_r, 1, 1, -c_hi, -c_lo] . [W_i, b_hi, b_lo, 1, 1] = z_ri - c_r     (bias and c split into two bf16s)
-
-    so the logits that dominate the logsumexp are near 0 when rounded; the target logits are computed in fp32,
-    and log p = z_t - (c_r + logsumexp_i(z_ri - c_r)). Weights and h are the bf16-rounded ones throughout, so what
-    is left is the log-softmax of a slightly rounded model, not the rounding of its logits.
-    """
-
-    def __init__(self, decoder: torch.nn.Linear, dtype=torch.bfloat16):
-        w = decoder.weight.detach().to(dtype)  # (V, D)
-        b = decoder.bias.detach().float()
-        b_hi = b.to(dtype)
-        b_lo = (b - b_hi.float()).to(dtype)
-        ones = torch.ones(len(b), 2, dtype=dtype, device=b.device)
-        self.w_aug = torch.cat([w, b_hi[:, None], b_lo[:, None], ones], dim=1).contiguous()  # (V, D + 4)
-        self.w32, self.b32, self.dtype = w.float(), b, dtype
-
-    def __call__(self, hidden: torch.Tensor, rows: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        n = len(hidden)
-        h = hidden.to(self.dtype)
-        h32 = h.float()  # the rounded h, as the matmul sees it: log p is exact for it
-        z_t = (h32[rows] * self.w32[targets]).sum(dim=1) + self.b32[targets]  # (Q,) exact target logits
-        c = torch.zeros(n, device=hidden.device)
-        c[rows] = z_t  # one of each row's queries (which one does not matter: c cancels below)
-        c_hi = c.to(self.dtype)
-        c_lo = (c - c_hi.float()).to(self.dtype)
-        ones = torch.ones(n, 2, dtype=self.dtype, device=hidden.device)
-        h_aug = torch.cat([h, ones, -c_hi[:, None], -c_lo[:, None]], dim=1)
-        shifted = torch.nn.functional.linear(h_aug, self.w_aug)  # (n, V) bf16: z - c
-        return z_t - (c[rows] + _lse(shifted)[rows])
+def _token_lists(reqs: list[Request], owner: np.ndarray, first: np.ndarray, rest: dict[int, np.ndarray],
+                 ctx: np.ndarray | None) -> list[np.ndarray]:
+    """Each request's scored tokens in order: context[1:] (score_context), continuation[0], continuation[1:]."""
+    out = []
+    for k, r in enumerate(reqs):
+        parts = [ctx[owner[k], :len(r.context) - 1]] if r.score_context else []
+        if r.continuation:
+            parts.append(first[k:k + 1])
+        if k in rest:
+            parts.append(rest[k][:len(r.continuation) - 1])
+        out.append(np.concatenate(parts) if parts else np.zeros(0))
+    return out

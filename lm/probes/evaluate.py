@@ -3,8 +3,13 @@
     outputs/evaluate/<time>/
         results.csv      one row per checkpoint, suite and condition: acc, 95% CI, n, n_oov
         results.json     the same rows, a summary per checkpoint and suite, perplexities, coverage
-        items.jsonl      every scored pair: its record, log-probabilities and whether it was right
+        items.jsonl      every scored pair (its record, log-probabilities, whether it was right) or SyntaxGym
+                         item (per-region surprisals, each prediction's result)
         plots/*.png      accuracy against distance / number of attractors, one line per checkpoint
+        surprisal.tsv    task=surprisal: one row per word of `file` (lm/probes/word_table.py)
+
+Checkpoints are named by their training runs (lm/probes/labels.py) and scored at one precision, the most exact
+any of them resolves to (engine.common_precision).
 """
 
 from __future__ import annotations
@@ -22,15 +27,18 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from lm import checkpoint
 from lm.device import resolve_device, set_threads
 from lm.errors import UserError
-from lm.probes import catalog
+from lm.probes import catalog, word_table
+from lm.probes.engine import common_precision
+from lm.probes.labels import run_info, run_labels
 from lm.probes.plots import plot_suites
 from lm.probes.records import Suite
-from lm.probes.report import (clean_nans, format_table, guess_fields, suite_rows, wilson_interval, write_csv,
-                              write_json)
+from lm.probes.regions import RegionSuite, score_region_suite
+from lm.probes.report import clean_nans, format_table, guess_fields, suite_rows, suite_summary, write_csv, write_json
 from lm.probes.scoring import Scorer
+from lm.probes.surprisal import SurprisalScorer
 from lm.probes.vocab import coverage, load_vocab
 
-TASKS = ("probes", "perplexity", "all")
+TASKS = ("probes", "perplexity", "all", "surprisal")
 
 
 @dataclass
@@ -50,23 +58,13 @@ def as_list(value) -> list:
     return [str(value)]
 
 
-def labels_for(paths: list[Path]) -> list[str]:
-    """Shortest path endings that tell the checkpoints apart: run/time/best rather than a full path."""
-    parts = [[q for q in p.with_suffix("").parts if q not in ("checkpoints", "/")] for p in paths]
-    for k in range(1, max(len(x) for x in parts) + 1):
-        labels = ["/".join(x[-k:]) for x in parts]
-        if len(set(labels)) == len(labels):
-            return labels
-    return [str(p) for p in paths]
-
-
 def load_checkpoints(specs: list[str], device: torch.device, labels: list[str] | None = None) -> list[Checkpoint]:
     if not specs:
         raise UserError("ckpt is empty: give ckpt=PATH or ckpt=[PATH1,PATH2]")
     loaded = []
     for spec in specs:
         loaded.append(checkpoint.load(spec, map_location=device))
-    names = labels or labels_for([x.path for x in loaded])
+    names = labels or run_labels([run_info(x.path, x.config) for x in loaded])
     if len(names) != len(loaded):
         raise UserError(f"labels has {len(names)} names for {len(loaded)} checkpoints")
     return [Checkpoint(n, x.path, x.model, x.tokenizer, x.config) for n, x in zip(names, loaded)]
@@ -111,8 +109,11 @@ def _distinct_names(suites: list[Suite]) -> None:
             s.name = f"{s.name}#{seen[s.name]}"
 
 
-def score_suite(scorer: Scorer, suite: Suite, group_by: list[str] | None) -> tuple[list[dict], list[dict], dict]:
-    """(result rows, scored items, summary) of one suite under one scorer."""
+def score_suite(scorer: Scorer, suite, group_by: list[str] | None) -> tuple[list[dict], list[dict], dict]:
+    """(result rows, scored items, summary) of one suite under one scorer; an item's "_record" is its line in
+    items.jsonl."""
+    if isinstance(suite, RegionSuite):
+        return score_region_suite(scorer, suite, group_by)
     start = time.perf_counter()
     scores = scorer.score(suite.pairs)
     seconds = time.perf_counter() - start
@@ -122,31 +123,36 @@ def score_suite(scorer: Scorer, suite: Suite, group_by: list[str] | None) -> tup
     fields = group_by if group_by else list(suite.group_by or guess_fields(
         [{k: v for k, v in it.items() if k != "n_sides"} for it in items]))
     rows = [{"suite": suite.name} | r for r in suite_rows(items, fields)]
-    oov = Counter(w for s in scores for w in s.oov)
-    scored = sum(s.correct is not None for s in scores)
-    right = sum(bool(s.correct) for s in scores)
-    lo, hi = wilson_interval(right, scored)
-    summary = {"suite": suite.name, "source": suite.source, "pairs": len(scores), "scored": scored,
-               "n_oov": len(scores) - scored, "oov_words": [w for w, _ in oov.most_common(10)],
-               "acc": right / scored if scored else float("nan"), "lo": lo, "hi": hi, "seconds": seconds,
-               "pairs_per_s": len(scores) / max(seconds, 1e-9), "precision": scorer.precision} | suite.notes
-    return rows, [it | {"_scores": s, "_pair": pair} for it, pair, s in zip(items, suite.pairs, scores)], summary
+    summary = suite_summary(suite, [s.correct for s in scores], Counter(w for s in scores for w in s.oov), seconds,
+                            scorer.precision)
+    records = [{"where": pair.where} | pair.record() | {"logprob_good": s.good, "logprob_bad": list(s.bad),
+                                                        "correct": s.correct, "oov": list(s.oov)}
+               for pair, s in zip(suite.pairs, scores)]
+    return rows, [it | {"_record": rec} for it, rec in zip(items, records)], summary
 
 
 def run_probes(cfg: DictConfig, ckpts: list[Checkpoint]) -> dict:
     suites, covered = suites_for(cfg, ckpts)
     group_by = as_list(cfg.group_by) or None
+    precision = common_precision(cfg.precision, [c.model for c in ckpts])
     rows, summaries, items = [], [], {}
     for c in ckpts:
-        scorer = Scorer(c.model, c.tokenizer, cfg.precision, cfg.max_tokens)
+        scorer = Scorer(c.model, c.tokenizer, precision, cfg.max_tokens)
         for suite in suites[c.label]:
             r, its, summary = score_suite(scorer, suite, group_by)
             rows += [{"ckpt": c.label} | x for x in r]
             summaries.append({"ckpt": c.label} | summary)
             items.setdefault(suite.name, {})[c.label] = its
-            print(f"[{c.label}] {suite.name}: {summary['pairs']} pairs in {summary['seconds']:.1f} s "
-                  f"({summary['pairs_per_s']:.0f} pairs/s, {summary['precision']})", file=sys.stderr, flush=True)
+            print(f"[{c.label}] {suite.name}: {summary['pairs']} items in {summary['seconds']:.1f} s "
+                  f"({summary['pairs_per_s']:.0f} items/s, {summary['precision']})", file=sys.stderr, flush=True)
     return {"rows": rows, "summaries": summaries, "items": items, "coverage": covered}
+
+
+def run_surprisal(cfg: DictConfig, ckpts: list[Checkpoint]) -> list[dict]:
+    sentences = word_table.read_sentences(cfg.get("file"))
+    precision = common_precision(cfg.precision, [c.model for c in ckpts])
+    return [row for c in ckpts for row in word_table.word_rows(
+        c.label, SurprisalScorer.from_model(c.model, c.tokenizer, precision, cfg.max_tokens), sentences)]
 
 
 def run_perplexity(cfg: DictConfig, ckpts: list[Checkpoint]) -> list[dict]:
@@ -161,8 +167,21 @@ def run_perplexity(cfg: DictConfig, ckpts: list[Checkpoint]) -> list[dict]:
 
 
 def oov_notes(summaries: list[dict]) -> list[str]:
-    return [f"[{s['ckpt']}] {s['suite']}: {s['n_oov']} of {s['pairs']} pairs not scored, a critical word is out "
-            f"of the model's vocabulary ({', '.join(s['oov_words'])})" for s in summaries if s["n_oov"]]
+    def why(s: dict) -> str:
+        return ("items not scored, a region a prediction reads holds a word" if "predictions" in s else
+                "pairs not scored, a critical word is")
+    return [f"[{s['ckpt']}] {s['suite']}: {s['n_oov']} of {s['pairs']} {why(s)} out of the model's vocabulary "
+            f"({', '.join(s['oov_words'])})" for s in summaries if s["n_oov"]]
+
+
+def prediction_notes(summaries: list[dict]) -> list[str]:
+    """What each SyntaxGym suite's prediction=i row tests, once per suite."""
+    seen, out = set(), []
+    for s in summaries:
+        if s.get("predictions") and s["suite"] not in seen:
+            seen.add(s["suite"])
+            out += [f"{s['suite']}: prediction {i} is {text}" for i, text in enumerate(s["predictions"])]
+    return out
 
 
 def write_items(items: dict, path: Path) -> Path:
@@ -170,10 +189,7 @@ def write_items(items: dict, path: Path) -> Path:
         for suite, by_ckpt in items.items():
             for label, its in by_ckpt.items():
                 for it in its:
-                    s, pair = it["_scores"], it["_pair"]
-                    rec = {"ckpt": label, "suite": suite, "where": pair.where} | pair.record() | {
-                        "logprob_good": s.good, "logprob_bad": list(s.bad), "correct": s.correct, "oov": list(s.oov)}
-                    f.write(json.dumps(clean_nans(rec)) + "\n")
+                    f.write(json.dumps(clean_nans({"ckpt": label, "suite": suite} | it["_record"])) + "\n")
     return path
 
 
@@ -189,14 +205,16 @@ def evaluate(cfg: DictConfig) -> dict:
     set_threads(cfg.threads)
     ckpts = load_checkpoints(as_list(cfg.ckpt), resolve_device(cfg.device), as_list(cfg.labels) or None)
     out_dir = Path(cfg.output_dir)
-    result = {"probes": None, "perplexity": []}
+    result = {"probes": None, "perplexity": [], "surprisal": []}
     if cfg.task in ("probes", "all"):
         result["probes"] = run_probes(cfg, ckpts)
     if cfg.task in ("perplexity", "all"):
         result["perplexity"] = run_perplexity(cfg, ckpts)
+    if cfg.task == "surprisal":
+        result["surprisal"] = run_surprisal(cfg, ckpts)
     written = write_outputs(cfg, result, out_dir)
     report(result, written)
-    if cfg.wandb:
+    if cfg.wandb and cfg.task != "surprisal":  # a per-word table is for analysis, not a dashboard
         for c in ckpts:
             print(publish_one(cfg, c, result, written, out_dir), file=sys.stderr, flush=True)
     return result
@@ -205,6 +223,8 @@ def evaluate(cfg: DictConfig) -> dict:
 def write_outputs(cfg: DictConfig, result: dict, out_dir: Path) -> dict[str, object]:
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, object] = {"plots": []}
+    if result["surprisal"]:
+        written["tsv"] = word_table.write_tsv(result["surprisal"], out_dir / "surprisal.tsv")
     probes = result["probes"]
     if probes:
         written["csv"] = write_csv(probes["rows"], out_dir / "results.csv")
@@ -228,6 +248,15 @@ def report(result: dict, written: dict) -> None:
                 print(f"[{cov['ckpt']}] english vocabulary: {cov['covered']} of {cov['words']} words in the model's "
                       f"vocabulary ({cov['fraction']:.0%}); missing: {', '.join(cov['missing'][:15]) or 'none'}")
         for note in oov_notes(probes["summaries"]):
+            print(note)
+        for note in prediction_notes(probes["summaries"]):
+            print(note)
+    if result["surprisal"]:
+        rows = result["surprisal"]
+        print(f"{len(rows)} words, {len({r['sentence'] for r in rows})} sentences, "
+              f"{len({r['ckpt'] for r in rows})} checkpoint(s): surprisal in bits per word")
+        note = word_table.oov_note(rows)
+        if note:
             print(note)
     for p in result["perplexity"]:
         print(f"[{p['ckpt']}] perplexity on {p['file'] or p['split']}: {p['ppl']:.2f} "

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -72,6 +73,18 @@ def accuracy_by(items: Iterable[dict], fields: Sequence[str] | str = ()) -> list
         rows.append({"field": "+".join(fields) or ALL, "value": "+".join(map(str, values)) or ALL, "n": n,
                      "correct": k, "acc": k / n if n else math.nan, "lo": lo, "hi": hi, "n_oov": oov})
     return rows
+
+
+def suite_summary(suite, correct: Sequence[bool | None], oov_words: Counter, seconds: float, precision: str) -> dict:
+    """One suite under one checkpoint: items ("pairs"), how many were scored and right, accuracy with its
+    interval, the commonest out-of-vocabulary words, speed, precision, and the suite's notes."""
+    scored = sum(c is not None for c in correct)
+    right = sum(bool(c) for c in correct)
+    lo, hi = wilson_interval(right, scored)
+    return {"suite": suite.name, "source": suite.source, "pairs": len(correct), "scored": scored,
+            "n_oov": len(correct) - scored, "oov_words": [w for w, _ in oov_words.most_common(10)],
+            "acc": right / scored if scored else math.nan, "lo": lo, "hi": hi, "seconds": seconds,
+            "pairs_per_s": len(correct) / max(seconds, 1e-9), "precision": precision} | suite.notes
 
 
 def guess_fields(items: list[dict], max_values: int = 12) -> tuple[str, ...]:

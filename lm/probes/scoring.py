@@ -1,12 +1,15 @@
 """Scores of sentences, continuations and minimal pairs: the API the probes and scripts use.
 
     scorer = Scorer(model, tokenizer)                  # precision "auto": bf16 matmuls where the CPU has them
-    scorer.sentence_logprobs(["the dogs run ."])       # log p(sentence <eos> | <eos>)
+    scorer.sentence_logprobs(["the dogs run ."])       # log p(sentence <eos> | <eos>), natural log
     scorer.continuation_logprobs(["the dogs"], ["run"])  # log p(run | <eos> the dogs)
     scorer.score(pairs)                                # Score(good, bad, correct, oov) per Pair
 
 Every item starts from a fresh state primed with <eos>; a word of several tokens sums their log-probs; a pair is
 right when its good side scores strictly higher than every bad side. How the work is batched: lm/probes/engine.py.
+A word a word-level vocabulary lacks is read as <unk>: `score` leaves such a pair unscored, the two methods above
+score it and raise an OOVWarning naming the words. Surprisal in bits, per token and per word, with those words
+flagged: lm/probes/surprisal.py.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from lm.model import RNNLM
-from lm.probes.encoding import PairEncoder
+from lm.probes.encoding import Encoded, PairEncoder, warn_oov
 from lm.probes.engine import LogProbEngine, Request
 from lm.probes.records import Pair
 
@@ -73,17 +76,25 @@ class Scorer:
 
     def sentence_logprobs(self, sentences: list[str]) -> list[float]:
         tail = (self.eos,) if self.end_with_eos else ()
-        reqs = [Request((self.eos,), ids + tail) for ids in self.encoder.ids(list(sentences))]
+        ids = self.encoder.ids(list(sentences))
+        warn_oov(self.encoder.oov_words(s for s, i in zip(sentences, ids) if self.encoder.unk in i),
+                 "each is scored as <unk>")
+        reqs = [Request((self.eos,), x + tail) for x in ids]
         return self.engine(reqs).tolist()
 
     def continuation_logprobs(self, prefixes: list[str], continuations: list[str]) -> list[float]:
         """log p(continuation | prefix) per item, the two joined by one space (see lm.probes.encoding)."""
+        encoded = self.encode_continuations(prefixes, continuations)
+        warn_oov(self.encoder.oov_words([*prefixes, *continuations]), "each is scored or read as <unk>")
+        return self.engine([Request(e.context, e.sides[0]) for e in encoded]).tolist()
+
+    def encode_continuations(self, prefixes: list[str], continuations: list[str]) -> list[Encoded]:
+        """Context and continuation ids of each item, as a prefix pair's are; Encoded.oov: the continuation's
+        out-of-vocabulary words."""
         if len(prefixes) != len(continuations):
             raise ValueError(f"prefixes and continuations differ in length ({len(prefixes)} vs "
                              f"{len(continuations)})")
-        pairs = [Pair(c.strip(), (c.strip(),), p.strip()) for p, c in zip(prefixes, continuations)]
-        reqs = [Request(e.context, e.sides[0]) for e in self.encoder.encode(pairs)]
-        return self.engine(reqs).tolist()
+        return self.encoder.encode([Pair(c.strip(), (c.strip(),), p.strip()) for p, c in zip(prefixes, continuations)])
 
     def score(self, pairs) -> list[Score]:
         """One Score per Pair; pairs with an out-of-vocabulary critical word are not run."""
