@@ -2,6 +2,12 @@
 
     python scripts/bench_probes.py                                  67,000 pairs, random 2x650 model, V=10,000
     python scripts/bench_probes.py --ckpt outputs/ptb/<time> --pairs pairs.jsonl --json bench.json
+    python scripts/bench_probes.py --ckpt <run> --baseline 2000 --syntaxgym 2000   + SyntaxGym items, and the
+                                                                    plain way (one sentence at a time, fp32)
+
+SyntaxGym-shaped items: two pairs make one item of four conditions (match / mismatch for a singular and a plural
+subject), each sentence in three regions (subject and attractors, verb, tail), and the number_prep-style
+prediction `[(2;%match_a%) < (2;%mismatch_a%)] & [(2;%match_b%) < (2;%mismatch_b%)]`.
 
 Pairs come from a JSONL file (--pairs) or are generated: number-agreement sentences of about 8-10 words in
 PTB's vocabulary (the English probe words PTB has), differing in the verb, BLiMP's {sentence_good,
@@ -26,8 +32,10 @@ import torch
 
 from lm import checkpoint
 from lm.model import RNNLM
+from lm.probes import formula, regions
 from lm.probes.records import Pair, read_jsonl
 from lm.probes.scoring import Scorer
+from lm.probes.surprisal import SurprisalScorer
 from lm.probes.suites import agreement
 from lm.probes.vocab import load_vocab, restrict
 from lm.tokenizer import train_tokenizer
@@ -63,6 +71,41 @@ def make_pairs(n: int, tokenizer, seed: int = 0) -> list[Pair]:
             pairs.append(Pair(" ".join([head, item.good, *tail]), (" ".join([head, item.bad[0], *tail]),), None,
                               dict(item.meta)))
     return pairs
+
+
+def region_suite(pairs: list[Pair]) -> regions.RegionSuite:
+    def condition(name, sentence, verb_at):
+        words = sentence.split()
+        return regions.Condition(name, ((1, " ".join(words[:verb_at])), (2, words[verb_at]),
+                                        (3, " ".join(words[verb_at + 1:]))))
+
+    items = []
+    for k, (a, b) in enumerate(zip(pairs[::2], pairs[1::2])):
+        conds = []
+        for tag, pair in (("a", a), ("b", b)):
+            good, bad = pair.good.split(), pair.bad[0].split()
+            at = next(i for i, (g, w) in enumerate(zip(good, bad)) if g != w)  # the verb
+            conds += [condition(f"match_{tag}", pair.good, at), condition(f"mismatch_{tag}", pair.bad[0], at)]
+        items.append(regions.RegionItem(k, tuple(conds)))
+    text = "[(2;%match_a%) < (2;%mismatch_a%)] & [(2;%match_b%) < (2;%mismatch_b%)]"
+    return regions.RegionSuite("agreement_regions", items, [regions.Prediction(text, formula.parse_formula(text))])
+
+
+@torch.inference_mode()
+def plain_sentence_logprob(model: RNNLM, tok, text: str) -> float:
+    """The plain way: one sentence alone, fp32, the whole distribution at every position."""
+    eos = tok.token_to_id("<eos>")
+    ids = torch.tensor([[eos, *tok.encode(text, add_special_tokens=False).ids, eos]])
+    logp = model.log_probs(model.features(ids[:, :-1])[0]).float()
+    return float(logp.gather(2, ids[:, 1:, None]).sum())
+
+
+def plain_rate(model, tok, sentences_per_item: list[list[str]]) -> float:
+    start = time.perf_counter()
+    for sentences in sentences_per_item:
+        for text in sentences:
+            plain_sentence_logprob(model, tok, text)
+    return len(sentences_per_item) / (time.perf_counter() - start)
 
 
 def build(args):
@@ -104,6 +147,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--compare", type=int, default=2000, help="pairs scored in fp32 too, to measure the difference")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     ap.add_argument("--vocab-size", type=int, default=10_000)
+    ap.add_argument("--baseline", type=int, default=0, help="pairs (and items) scored the plain way too")
+    ap.add_argument("--syntaxgym", type=int, default=0, help="SyntaxGym-shaped items to score (4 sentences each)")
     ap.add_argument("--json", help="also write the results to this file")
     args = ap.parse_args(argv)
     if args.threads:
@@ -129,6 +174,21 @@ def main(argv=None) -> dict:
         print(f"vs fp32 on {c['pairs']} pairs: max |dlogp| {c['max_abs_diff']:.4f}, mean {c['mean_abs_diff']:.4f}, "
               f"{c['flips']} decisions flipped (median |margin| {c['median_abs_margin']:.3f}); fp32 "
               f"{c['fp32_pairs_per_s']:.0f} pairs/s, {scorer.precision} {c['fast_pairs_per_s']:.0f} pairs/s")
+    if args.baseline:
+        sample = [[p.good, p.bad[0]] for p in pairs[:args.baseline]]
+        out["plain_pairs_per_s"] = plain_rate(model, tok, sample)
+        print(f"plain, one sentence at a time in fp32: {out['plain_pairs_per_s']:.0f} pairs/s on {len(sample)} pairs")
+    if args.syntaxgym:
+        suite = region_suite(make_pairs(2 * args.syntaxgym, tok, seed=1))
+        start = time.perf_counter()
+        records = regions.score_items(SurprisalScorer(scorer), suite)
+        out["syntaxgym"] = {"items": len(records), "items_per_s": len(records) / (time.perf_counter() - start),
+                            "accuracy": float(np.mean([bool(r["correct"]) for r in records]))}
+        if args.baseline:
+            sample = [[" ".join(c for _, c in cond.regions) for cond in item.conditions]
+                      for item in suite.items[:args.baseline]]
+            out["syntaxgym"]["plain_items_per_s"] = plain_rate(model, tok, sample)
+        print(f"SyntaxGym-shaped items: {out['syntaxgym']}")
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
     return out

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from lm.device import cpu_has_bf16
-from lm.model import RNNLM
+from lm.model import RNNLM, map_state
 from lm.probes.decoders import AdaptiveDecoder, ExactDecoder, ShiftedDecoder
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -76,29 +76,25 @@ def padded(seqs, device, dtype=torch.long) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(grid).to(device, dtype), torch.from_numpy(lengths).to(device)
 
 
-def _state_map(state, fn):
-    return tuple(fn(s) for s in state) if isinstance(state, tuple) else fn(state)
-
-
 def run_rows(net: RNNLM, tokens: torch.Tensor, lengths: torch.Tensor, state=None, keep_outputs: bool = False):
     """Rows of tokens (B, T), row b of length lengths[b] >= 1, from `state` (None: zeros).
     Returns (output at each row's last token (B, D), final state, outputs (B, T, D) or None)."""
     order = torch.argsort(lengths, descending=True, stable=True)
     lens = lengths[order].tolist()
     tok = tokens[order]
-    cur = None if state is None else _state_map(state, lambda s: s[:, order].contiguous())
+    cur = None if state is None else map_state(lambda s: s[:, order].contiguous(), state)
     last = outputs = None
     t0 = 0
     for t1 in sorted(set(lens)):
         n = sum(1 for x in lens if x >= t1)            # rows still running: a prefix of the sorted batch
         n_after = sum(1 for x in lens if x > t1)       # rows [n_after, n) end at t1
-        st = None if cur is None else _state_map(cur, lambda s: s[:, :n].contiguous())
+        st = None if cur is None else map_state(lambda s: s[:, :n].contiguous(), cur)
         out, new = net.features(tok[:n, t0:t1], st)    # out (n, t1 - t0, D)
         if last is None:
             last = out.new_empty(len(lens), out.shape[-1])
             outputs = out.new_zeros(len(lens), tok.shape[1], out.shape[-1]) if keep_outputs else None
         if cur is None:
-            cur = _state_map(new, lambda s: s.clone())
+            cur = map_state(lambda s: s.clone(), new)
         else:
             for dst, src in zip(*((cur, new) if isinstance(new, tuple) else ((cur,), (new,)))):
                 dst[:, :n] = src
@@ -107,7 +103,7 @@ def run_rows(net: RNNLM, tokens: torch.Tensor, lengths: torch.Tensor, state=None
             outputs[:n, t0:t1] = out
         t0 = t1
     inverse = torch.argsort(order)
-    final = _state_map(cur, lambda s: s[:, inverse])
+    final = map_state(lambda s: s[:, inverse], cur)
     return last[inverse], final, None if outputs is None else outputs[inverse]
 
 
@@ -207,7 +203,7 @@ class LogProbEngine:
         if not longer:
             return [], np.zeros((0, 0))
         cont, lengths = padded([reqs[k].continuation for k in longer], self.device)  # (n, m)
-        st = _state_map(state, lambda s: s[:, owner[longer]].contiguous())
+        st = map_state(lambda s: s[:, owner[longer]].contiguous(), state)
         _, _, outputs = run_rows(self.net, cont[:, :-1], lengths - 1, st, keep_outputs=True)
         return longer, self._along(outputs, cont[:, 1:], lengths - 1)
 
