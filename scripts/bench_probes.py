@@ -38,7 +38,7 @@ from lm.probes.scoring import Scorer
 from lm.probes.surprisal import SurprisalScorer
 from lm.probes.suites import agreement
 from lm.probes.vocab import load_vocab, restrict
-from lm.tokenizer import train_tokenizer
+from lm.tokenizer import kind_of, train_tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
 PTB = ROOT.parent / "shared" / "data" / "ptb" / "train.txt"
@@ -55,7 +55,8 @@ def vocab_lines(size: int) -> list[str]:
 
 def make_pairs(n: int, tokenizer, seed: int = 0) -> list[Pair]:
     """BLiMP-sized agreement pairs: a prefix, the verb (good / bad) and a tail, 8-10 words in all."""
-    ok = lambda w: tokenizer.token_to_id(w) is not None  # noqa: E731
+    # a word-level model scores only the words it has; sub-word and character models score any
+    ok = (lambda w: tokenizer.token_to_id(w) is not None) if kind_of(tokenizer) == "word" else (lambda w: True)  # noqa: E731
     vocab = restrict(load_vocab("english"), ok)
     rng = random.Random(seed)
     pairs = []
