@@ -54,15 +54,11 @@ def check_compatible(path: Path, module: LanguageModel) -> dict:
         shown = ", ".join(f"model.{k}: checkpoint {a} vs config {b}" for k, (a, b) in sorted(diff.items()))
         raise UserError(f"{path} has another model shape ({shown}); resume with that run's model settings")
     for part in ("optimizer", "scheduler"):
-        was, now = (target(h.get(part)) for h in (ckpt["hyper_parameters"], module.hparams))
+        was, now = ((h.get(part) or {}).get("_target_") for h in (ckpt["hyper_parameters"], module.hparams))
         if was != now:
             raise UserError(f"{path} was trained with {part} {was}, this config gives {now}: its saved state does "
                             f"not fit; resume with that run's optim settings, or drop ckpt_path to start afresh")
     return ckpt
-
-
-def target(part: dict | None) -> str | None:
-    return (part or {}).get("_target_")
 
 
 def set_matmul_precision(cfg: DictConfig) -> None:
