@@ -5,6 +5,7 @@ Every line of a corpus ends with `<eos>`; decoding turns `<eos>` back into a lin
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -13,6 +14,7 @@ from lm.errors import UserError
 
 EOS, UNK = "<eos>", "<unk>"
 KINDS = ("word", "bpe", "char")
+Span = tuple[int, int]  # (start, end) character offsets
 
 
 def train_tokenizer(kind: str, lines: Iterable[str], vocab_size: int | None = None, min_frequency: int = 1,
@@ -93,3 +95,19 @@ def _split(ids: list[int], sep: int) -> Iterator[list[int]]:
 
 def load_tokenizer(json_str: str) -> Tokenizer:
     return Tokenizer.from_str(json_str)
+
+
+def word_spans(text: str) -> list[Span]:
+    """(start, end) character offsets of each whitespace word."""
+    return [m.span() for m in re.finditer(r"\S+", text)]
+
+
+def token_owners(offsets: list[Span], spans: list[Span]) -> list[int]:
+    """For each token (start, end), the index of the first span it overlaps, -1 for none; spans sorted and
+    disjoint, offsets in text order."""
+    out, j = [], 0
+    for a, b in offsets:
+        while j < len(spans) and spans[j][1] <= a:
+            j += 1
+        out.append(j if j < len(spans) and spans[j][0] < b else -1)
+    return out

@@ -16,7 +16,8 @@ from lm.model import RNNLM
 from lm.probes.encoding import OOVWarning
 from lm.probes.engine import LogProbEngine, Request
 from lm.probes.scoring import Scorer
-from lm.probes.surprisal import SurprisalScorer, token_owners, word_spans
+from lm.probes.surprisal import SurprisalScorer
+from lm.tokenizer import token_owners, word_spans
 from lm.probes.word_table import read_sentences, word_rows, write_tsv
 from lm.tokenizer import eos_id, train_tokenizer
 

@@ -19,7 +19,7 @@ from tokenizers import Tokenizer
 from lm.data.grammar import GrammarConfig, Line, generate
 from lm.data.lexicon import load_lexicon
 from lm.errors import UserError
-from lm.tokenizer import UNK, eos_id
+from lm.tokenizer import UNK, eos_id, token_owners, word_spans
 
 Ids = tuple[int, ...]
 
@@ -37,19 +37,11 @@ class Item:
 
 
 def word_last_tokens(offsets: list[tuple[int, int]], text: str) -> list[int]:
-    """For each whitespace word of `text`, the index of its last token, from the tokens' character offsets.
-    A token belongs to the word holding its last character; tokens of spaces alone belong to none."""
-    spans, pos = [], 0
-    for w in text.split():
-        start = text.index(w, pos)
-        spans.append((start, start + len(w)))
-        pos = start + len(w)
-    last = [-1] * len(spans)
-    k = 0
-    for t, (_, end) in enumerate(offsets):
-        while k < len(spans) and end - 1 >= spans[k][1]:
-            k += 1
-        if k < len(spans) and spans[k][0] <= end - 1:
+    """For each whitespace word of `text`, the index of its last token (lm.tokenizer.token_owners); tokens of
+    spaces alone belong to none."""
+    last = [-1] * len(spans := word_spans(text))
+    for t, k in enumerate(token_owners(offsets, spans)):
+        if k >= 0:
             last[k] = t
     if any(i < 0 for i in last):
         raise ValueError(f"some words of {text!r} got no token")

@@ -24,7 +24,6 @@ call warns once (OOVWarning) naming those words.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,10 +33,10 @@ from lm.device import resolve_device
 from lm.probes.encoding import warn_oov
 from lm.probes.engine import Request
 from lm.probes.scoring import Scorer
+from lm.tokenizer import Span, token_owners, word_spans
 
 LN2 = math.log(2)
 REDUCTIONS = ("sum", "mean")
-Span = tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -59,22 +58,6 @@ class WordSurprisal:
 class SpanSurprisal:
     bits: np.ndarray            # surprisal of each token in the span
     oov: tuple[str, ...] = ()   # its words the vocabulary lacks
-
-
-def word_spans(text: str) -> list[Span]:
-    """(start, end) character offsets of each whitespace word."""
-    return [m.span() for m in re.finditer(r"\S+", text)]
-
-
-def token_owners(offsets: list[Span], spans: list[Span]) -> list[int]:
-    """For each token (start, end), the index of the first span it overlaps, -1 for none; spans sorted and
-    disjoint, offsets in text order."""
-    out, j = [], 0
-    for a, b in offsets:
-        while j < len(spans) and spans[j][1] <= a:
-            j += 1
-        out.append(j if j < len(spans) and spans[j][0] < b else -1)
-    return out
 
 
 def reduce(bits: np.ndarray, reduction: str) -> float:
