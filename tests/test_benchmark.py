@@ -49,7 +49,7 @@ def test_benchmark_runs_every_path_on_the_same_tokens(tmp_path):
     assert made.returncode == 0, made.stderr
     out = tmp_path / "bench.json"
     run = run_script("benchmark.py", "--cases", "ptb_medium", "--steps", 6, "--warmup", 2, "--ptb", tmp_path / "ptb",
-                     "--cache", tmp_path / "cache", "--no-inference", "--json", out, "--override",
+                     "--cache", tmp_path / "cache", "--no-inference", "--json", out, "--ceiling-n", 256, "--override",
                      "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false", timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     res = json.loads(out.read_text())
