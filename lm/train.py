@@ -191,8 +191,8 @@ def command_line(*extra: str) -> str:
         overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("ckpt_path=")]
     except ValueError:  # not under @hydra.main
         overrides = []
-    python = os.path.relpath(sys.executable) if not os.path.relpath(sys.executable).startswith("..") \
-        else sys.executable
+    python = os.path.relpath(sys.executable)  # .venv/bin/python from the repository root
+    python = sys.executable if python.startswith("..") else python
     return shlex.join([python, sys.argv[0], *overrides, *extra])
 
 
