@@ -27,6 +27,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from lm import checkpoint
 from lm.device import resolve_device, set_threads
 from lm.errors import UserError
+from lm.pointer import pointer_settings
 from lm.probes import catalog, word_table
 from lm.probes.engine import common_precision
 from lm.probes.labels import run_info, run_labels
@@ -158,10 +159,11 @@ def run_surprisal(cfg: DictConfig, ckpts: list[Checkpoint]) -> list[dict]:
 def run_perplexity(cfg: DictConfig, ckpts: list[Checkpoint]) -> list[dict]:
     from lm.probes.perplexity import split_perplexity
     p = cfg.perplexity
+    pointer = pointer_settings(p.get("pointer"))
     out = []
     for c in ckpts:
         res = split_perplexity(c.model, c.tokenizer, c.config, p.split, cfg.paths.cache_dir, p.file,
-                               p.batch_size, p.bptt)
+                               p.batch_size, p.bptt, pointer)
         out.append({"ckpt": c.label} | res)
     return out
 
@@ -202,6 +204,8 @@ def evaluate(cfg: DictConfig) -> dict:
     """Run the task(s) cfg names for every checkpoint; print the table; write the outputs; log to W&B."""
     if cfg.task not in TASKS:
         raise UserError(f"unknown task {cfg.task!r}: use one of {', '.join(TASKS)}")
+    if cfg.task in ("perplexity", "all"):
+        pointer_settings(cfg.perplexity.get("pointer"))  # bad settings stop the run before anything is loaded
     set_threads(cfg.threads)
     ckpts = load_checkpoints(as_list(cfg.ckpt), resolve_device(cfg.device), as_list(cfg.labels) or None)
     out_dir = Path(cfg.output_dir)
@@ -259,8 +263,11 @@ def report(result: dict, written: dict) -> None:
         if note:
             print(note)
     for p in result["perplexity"]:
+        ptr = p.get("pointer")
+        with_ptr = (f"; cache pointer: window {ptr['window']}, theta {ptr['theta']:g}, lambda {ptr['lambda']:g}"
+                    if ptr else "")
         print(f"[{p['ckpt']}] perplexity on {p['file'] or p['split']}: {p['ppl']:.2f} "
-              f"(loss {p['loss']:.4f}, {p['tokens']} tokens)")
+              f"(loss {p['loss']:.4f}, {p['tokens']} tokens{with_ptr})")
     shown = [str(v) for k, v in written.items() if k != "plots" and v] + [str(p) for p in written["plots"]]
     print("wrote " + "\n      ".join(shown))
 
@@ -269,6 +276,8 @@ def publish_one(cfg: DictConfig, c: Checkpoint, result: dict, written: dict, out
     from lm.probes.wandb_runs import publish
     probes = result["probes"]
     rows = [r for r in probes["rows"] if r["ckpt"] == c.label] if probes else []
-    extra = {f"eval/{p['split']}_ppl": p["ppl"] for p in result["perplexity"] if p["ckpt"] == c.label}
+    # a pointer's perplexity gets its own key: it is not the model's alone
+    extra = {f"eval/{p['split']}_ppl" + ("_pointer" if p.get("pointer") else ""): p["ppl"]
+             for p in result["perplexity"] if p["ckpt"] == c.label}
     where = publish(c.label, c.path, c.config, rows, written["plots"], out_dir / "wandb_runs", extra=extra)
     return f"[{c.label}] logged to {where}"
