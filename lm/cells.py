@@ -176,7 +176,7 @@ def explicit_features(model, tokens: torch.Tensor, state=None, unit_mask: torch.
                       record: bool = False) -> Replay:
     """lm.model.RNNLM.features through the explicit cell: embedding -> dropout -> ExplicitRNN -> dropout ->
     [projection]. tokens (B, T) -> Replay whose out is (B, T, D), D the decoder's input size."""
-    x = model.drop(model.embedding(tokens))  # (B, T, E)
+    x = model.drop_in(model.embedding(tokens))  # (B, T, E)
     explicit = ExplicitRNN(model.rnn)
     explicit.training = model.training  # not .train(): that would also set model.rnn's mode
     rep = explicit(x, state, unit_mask, record)

@@ -27,6 +27,7 @@ class Loaded:
     tokenizer: Tokenizer
     config: dict[str, Any]  # the resolved training config
     path: Path
+    model_args: dict[str, Any]  # RNNLM's constructor arguments
 
 
 def resolve(path: str | Path, prefer: str = "best") -> Path:
@@ -62,11 +63,12 @@ def load(path: str | Path, map_location: str | torch.device = "cpu") -> Loaded:
     p = resolve(path)
     ckpt = read(p, map_location)
     try:
-        model = RNNLM(**ckpt["hyper_parameters"]["model"])
+        model_args = ckpt["hyper_parameters"]["model"]
+        model = RNNLM(**model_args)
         prefix = "model."
         model.load_state_dict({k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)})
         tokenizer = load_tokenizer(ckpt["lm"]["tokenizer_json"])
     except Exception as e:  # a dict that looks like ours but does not rebuild: wrong keys, shapes or tokenizer
         raise UserError(f"{p} is not a usable checkpoint of this project ({type(e).__name__}: {e}); "
                         "pass a .ckpt written by scripts/train.py") from None
-    return Loaded(model.to(map_location).eval(), tokenizer, ckpt["lm"]["config"], p)
+    return Loaded(model.to(map_location).eval(), tokenizer, ckpt["lm"]["config"], p, model_args)

@@ -1,5 +1,9 @@
 """A recurrent language model in plain PyTorch: embedding -> dropout -> L recurrent layers -> dropout -> decoder.
 
+AWD-LSTM's regularisers (lm/regularizers) are options: locked instead of element-wise dropout, embedding dropout,
+and weight drop on the recurrent matrices. Without them the layers run as one nn.LSTM call; locked dropout between
+layers runs one kernel call per layer, and weight drop passes the dropped matrices to the same fused kernels.
+
 No Lightning or Hydra here: the constructor takes plain numbers, so a checkpoint's hyperparameters rebuild it.
 The decoder is a full softmax (`nn.Linear` to the vocabulary) or an adaptive softmax (lm/adaptive.py). Code that
 needs probabilities goes through `log_probs` / `target_log_probs`, which work with both.
@@ -15,8 +19,12 @@ from torch import nn
 
 from lm.adaptive import AdaptiveSoftmax
 from lm.device import cpu_has_bf16
+from lm.regularizers import embedding_dropout
+from lm.regularizers.locked_dropout import LockedDropout
+from lm.regularizers.weight_drop import recurrent_weights
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+KERNELS = {"lstm": torch.lstm, "gru": torch.gru, "rnn": torch.rnn_tanh}  # what nn.LSTM / GRU / RNN call
 # the constructor arguments that decide the parameters' shapes; the rest (dropout, init) may differ on resume
 SHAPE_ARGS = ("vocab_size", "emb_size", "hidden_size", "num_layers", "cell", "tie_weights", "tie_projection",
               "softmax", "cutoffs", "div_value")
@@ -54,7 +62,16 @@ class RNNLM(nn.Module):
         softmax: str = "full",
         cutoffs: list[int] | None = None,
         div_value: float = 4.0,
+        locked_dropout: bool = False,
+        dropout_input: float | None = None,
+        dropout_hidden: float | None = None,
+        dropout_embed: float = 0.0,
+        weight_drop: float = 0.0,
     ):
+        """dropout applies to the last layer's output, and to the embedding output and between layers unless
+        dropout_input / dropout_hidden say otherwise (AWD's dropout, dropouti, dropouth); locked_dropout: one mask
+        per sequence instead of one per element; dropout_embed: whole word types (dropoute); weight_drop: the
+        hidden-to-hidden matrices (wdrop)."""
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
@@ -70,8 +87,13 @@ class RNNLM(nn.Module):
             raise ValueError("model.softmax=adaptive needs model.cutoffs, e.g. model.cutoffs=[2000,10000]")
         self.num_layers, self.cell, self.adaptive = num_layers, cell, softmax == "adaptive"
         self.embedding = nn.Embedding(vocab_size, emb_size)
-        self.drop = Dropout(dropout)
-        self.rnn = CELLS[cell](emb_size, hidden_size, num_layers, dropout=dropout if num_layers > 1 else 0.0,
+        drop = LockedDropout if locked_dropout else Dropout
+        self.drop_in = drop(dropout if dropout_input is None else dropout_input)
+        self.drop = drop(dropout)  # the last layer's output
+        hidden_p = (dropout if dropout_hidden is None else dropout_hidden) if num_layers > 1 else 0.0
+        self.drop_hidden = drop(hidden_p) if locked_dropout else None  # else nn.LSTM's own between layers
+        self.dropout_embed, self.weight_drop = dropout_embed, weight_drop
+        self.rnn = CELLS[cell](emb_size, hidden_size, num_layers, dropout=0.0 if locked_dropout else hidden_p,
                                batch_first=True)
         out_size = hidden_size
         self.projection = None
@@ -108,17 +130,51 @@ class RNNLM(nn.Module):
         return (zeros, zeros.clone()) if self.cell == "lstm" else zeros
 
     def features(self, tokens: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
-        x = self.drop(self.embedding(tokens))  # (B, T, E)
+        out, state, _ = self.features_and_outputs(tokens, state)
+        return out, state
+
+    def features_and_outputs(self, tokens: torch.Tensor, state: State | None = None
+                             ) -> tuple[torch.Tensor, State, tuple[torch.Tensor, torch.Tensor]]:
+        """features (B, T, D), the new state, and the last recurrent layer's output (B, T, H) before and after
+        its dropout (what AR and TAR penalise)."""
+        x = self.drop_in(embedding_dropout.embed(self.embedding, tokens, self.dropout_embed, self.training))
         if self.cell == "lstm" and x.device.type == "cpu" and torch.is_autocast_enabled("cpu") and not cpu_has_bf16():
             # oneDNN has no bf16 LSTM primitive without bf16 instructions (it raises): run this layer in fp32
             with torch.autocast("cpu", enabled=False):
-                out, state = self.rnn(x.float(), state)  # (B, T, H)
+                raw, state = self._recur(x.float(), state)  # (B, T, H)
         else:
-            out, state = self.rnn(x, state)  # (B, T, H)
-        out = self.drop(out)
-        if self.projection is not None:
-            out = self.projection(out)
-        return out, state
+            raw, state = self._recur(x, state)  # (B, T, H)
+        dropped = self.drop(raw)
+        out = self.projection(dropped) if self.projection is not None else dropped
+        return out, state, (raw, dropped)
+
+    def _recur(self, x: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
+        weight_drop = self.training and self.weight_drop > 0
+        if self.drop_hidden is None and not weight_drop:
+            return self.rnn(x, state)
+        weights = recurrent_weights(self.rnn, self.weight_drop, self.training)
+        if state is None:
+            state = self.init_state(x.shape[0], x.device, x.dtype)
+        if self.drop_hidden is None:  # all layers in one call, nn.LSTM's dropout between them
+            return self._kernel(x, state, weights, self.num_layers, self.rnn.dropout)
+        per = len(weights) // self.num_layers  # w_ih, w_hh, b_ih, b_hh
+        states = []
+        for layer in range(self.num_layers):
+            if layer:
+                x = self.drop_hidden(x)
+            x, s = self._kernel(x, map_state(lambda t: t[layer:layer + 1], state),
+                                weights[layer * per:(layer + 1) * per], 1, 0.0)
+            states.append(s)
+        if self.cell == "lstm":
+            return x, (torch.cat([h for h, _ in states]), torch.cat([c for _, c in states]))
+        return x, torch.cat(states)
+
+    def _kernel(self, x, state, weights, num_layers, dropout) -> tuple[torch.Tensor, State]:
+        """The fused kernel nn.LSTM / GRU / RNN call, with the given weights: x (B, T, I), state (L, B, H)."""
+        kernel = torch.rnn_relu if self.cell == "rnn" and self.rnn.nonlinearity == "relu" else KERNELS[self.cell]
+        hx = list(state) if self.cell == "lstm" else state
+        out, *new = kernel(x, hx, weights, True, num_layers, dropout, self.training, False, True)
+        return out, (tuple(new) if self.cell == "lstm" else new[0])
 
     def logits(self, feats: torch.Tensor) -> torch.Tensor:
         """(..., D) -> (..., V) scores whose softmax is the model's distribution: the decoder's logits, or with

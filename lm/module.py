@@ -15,6 +15,8 @@ from lm import rng
 from lm.checkpoint import FORMAT
 from lm.errors import Diverged
 from lm.model import RNNLM, count_parameters, detach_state, map_state
+from lm.ntasgd import NTASGD
+from lm.regularizers.activation import activation_penalty, temporal_penalty
 from lm.tokenizer import load_tokenizer
 
 log = logging.getLogger(__name__)
@@ -24,9 +26,11 @@ MAX_SKIPS = 100  # nonfinite=skip: this many non-finite steps in a row stop the 
 
 class LanguageModel(pl.LightningModule):
     def __init__(self, model: dict, optimizer: dict, scheduler: dict | None = None, monitor: str = "val/loss",
-                 nonfinite: str = "stop"):
+                 nonfinite: str = "stop", ar: float = 0.0, tar: float = 0.0, lr_bptt: int | None = None):
         """`model` holds RNNLM's plain arguments; `optimizer`/`scheduler` are `_partial_` Hydra configs.
-        `nonfinite`: a non-finite loss or gradient norm stops the run (`stop`) or skips that step (`skip`)."""
+        `nonfinite`: a non-finite loss or gradient norm stops the run (`stop`) or skips that step (`skip`).
+        `ar` / `tar`: weights of activation / temporal activation regularisation (AWD's alpha / beta).
+        `lr_bptt`: scale each step's learning rate by its chunk length / lr_bptt (AWD, with variable BPTT)."""
         super().__init__()
         if nonfinite not in NONFINITE:
             raise ValueError(f"nonfinite must be one of {NONFINITE}, got {nonfinite!r}")
@@ -42,15 +46,17 @@ class LanguageModel(pl.LightningModule):
         self._monitored_at_save = None  # val/loss of a checkpoint written at an epoch's end
         self._first_bad = None  # (2,) step of the first non-finite loss / gradient norm, -1: none; on the device
         self._skips = self._skips_in_row = 0
+        self._averaged = None  # NT-ASGD: the averaged weights are in place while this context is open
+        self._chunk_len = 0  # this step's BPTT length (lr_bptt)
 
     def forward(self, tokens, state=None):
         return self.model(tokens, state)
 
-    def _loss(self, tokens, targets, key, reduction="mean"):
-        feats, state = self.model.features(tokens, self._state.get(key))
+    def _forward_nll(self, tokens, targets, key):
+        """(B, T) NLL of the targets, and the last layer's outputs before and after dropout (B, T, H)."""
+        feats, state, outputs = self.model.features_and_outputs(tokens, self._state.get(key))
         self._state[key] = detach_state(state)  # truncated BPTT: keep the value, cut the graph
-        nll = -self.model.target_log_probs(feats, targets)  # log-softmax and loss in fp32 even under bf16 autocast
-        return nll.mean() if reduction == "mean" else nll.sum()
+        return -self.model.target_log_probs(feats, targets), outputs  # fp32 even under bf16 autocast
 
     # --- training -------------------------------------------------------------------------------------------
     def on_train_epoch_start(self):
@@ -72,16 +78,26 @@ class LanguageModel(pl.LightningModule):
 
     def training_step(self, batch, batch_idx):
         tokens, targets = batch
-        loss = self._loss(tokens, targets, "train")
+        self._chunk_len = tokens.shape[1]
+        nll, (raw, dropped) = self._forward_nll(tokens, targets, "train")
+        loss = nll.mean()
         # the rest only on steps whose metrics reach the logger: each self.log costs time in a 0.1 s step
         self._log_now = (self.global_step + 1) % self.trainer.log_every_n_steps == 0
-        if not self._finite(loss, 0):
+        objective = loss
+        for name, weight, penalty in (("ar", self.hparams.ar, activation_penalty),
+                                      ("tar", self.hparams.tar, temporal_penalty)):
+            if weight:
+                value = penalty(dropped if name == "ar" else raw)
+                objective = objective + weight * value
+                if self._log_now:
+                    self.log(f"train/{name}", value)  # unweighted; train/loss stays the NLL
+        if not self._finite(objective, 0):
             self._state.pop("train", None)  # the next chunk starts from a zero state, not a possibly broken one
             return None  # Lightning skips the backward pass and the optimizer step
         self.log("train/loss", loss, prog_bar=True)
         if self._log_now:
             self.log("train/ppl", loss.detach().exp())
-        return loss
+        return objective
 
     # --- non-finite values: stop the run (default) or skip the step ------------------------------------------
     def _finite(self, value: torch.Tensor, which: int) -> bool:
@@ -154,16 +170,22 @@ class LanguageModel(pl.LightningModule):
 
     # --- evaluation: perplexity = exp(total NLL / total tokens), state carried across the split -------------
     def _eval_start(self):
+        if isinstance(opt := self._ntasgd(), NTASGD):  # validate the averaged weights (after the switch)
+            self._averaged = opt.averaged()
+            self._averaged.__enter__()
         self._state.pop("eval", None)
         self._nll = torch.zeros((), dtype=torch.float64, device=self.device)
         self._ntok = 0
 
     def _eval_step(self, batch):
         tokens, targets = batch
-        self._nll += self._loss(tokens, targets, "eval", reduction="sum").double()
+        self._nll += self._forward_nll(tokens, targets, "eval")[0].sum().double()
         self._ntok += targets.numel()
 
     def _eval_end(self, stage):
+        if self._averaged is not None:  # back to the iterates
+            self._averaged.__exit__(None, None, None)
+            self._averaged = None
         nll = self.trainer.strategy.reduce(self._nll, reduce_op="sum")
         ntok = self.trainer.strategy.reduce(torch.tensor(float(self._ntok), device=self.device), reduce_op="sum")
         loss = (nll / ntok).float()
@@ -177,6 +199,23 @@ class LanguageModel(pl.LightningModule):
             if not math.isfinite(value):
                 raise Diverged(f"training diverged: val/loss is {value} at step {self.global_step}; no checkpoint "
                                "was written from it. Try a lower optim.optimizer.lr or trainer.gradient_clip_val=0.25")
+            if (opt := self._ntasgd()) is not None:
+                self._observe(opt, value)
+
+    def _observe(self, opt: NTASGD, value: float) -> None:
+        event = opt.observe(value)
+        if event == "switch" and self.trainer.is_global_zero:
+            log.info(f"NT-ASGD: no new best val/loss in {opt.nonmono} validations: averaging the weights from "
+                     f"epoch {self.current_epoch} step {self.global_step} on")
+        if event == "stop":
+            if self.trainer.is_global_zero:
+                log.info(f"NT-ASGD: no new best val/loss in {opt.nonmono} validations while averaging: stopping")
+            self.trainer.should_stop = True
+        self.log("optim/averaging", float(opt.averaging))
+
+    def _ntasgd(self) -> NTASGD | None:
+        optimizers = self.trainer.optimizers if self._trainer is not None else []
+        return next((o for o in optimizers if isinstance(o, NTASGD)), None)
 
     on_validation_epoch_start = on_test_epoch_start = _eval_start
 
@@ -193,6 +232,24 @@ class LanguageModel(pl.LightningModule):
         self._eval_end("test")
 
     # --- optimisation ---------------------------------------------------------------------------------------
+    def optimizer_step(self, epoch, batch_idx, optimizer, optimizer_closure=None):
+        if not self.hparams.lr_bptt:
+            return super().optimizer_step(epoch, batch_idx, optimizer, optimizer_closure)
+        # AWD with variable BPTT: a chunk of length T steps with lr * T / bptt, so each token weighs the same;
+        # the closure (forward, backward, clipping) runs inside step(), so the scaled rate is set after it
+        base = [group["lr"] for group in optimizer.param_groups]
+
+        def closure():
+            loss = optimizer_closure()
+            for group, lr in zip(optimizer.param_groups, base):
+                group["lr"] = lr * self._chunk_len / self.hparams.lr_bptt
+            return loss
+        try:
+            return optimizer.step(closure=closure)
+        finally:
+            for group, lr in zip(optimizer.param_groups, base):
+                group["lr"] = lr
+
     def configure_optimizers(self):
         optimizer = instantiate(self.hparams.optimizer)(params=self.parameters())
         if not self.hparams.scheduler:
@@ -227,12 +284,29 @@ class LanguageModel(pl.LightningModule):
         checkpoint["lm"] = {"format": FORMAT, "tokenizer_json": self.tokenizer.to_str(), "config": self.run_config,
                             "params": count_parameters(self.model),
                             "resume": {"rng": rng.collect(), "state": state, "wandb_id": wandb_id,
-                                       "epoch_end": None if monitored is None else float(monitored)}}
+                                       "epoch_end": None if monitored is None else float(monitored),
+                                       "iterate": self._put_average(checkpoint["state_dict"])}}
+
+    def _put_average(self, state_dict: dict) -> dict | None:
+        """NT-ASGD: the checkpoint's weights become the averaged ones (what generation, probes and tests load);
+        the iterates, which training resumes from, are returned to be kept beside them."""
+        average = self._ntasgd().average() if self._ntasgd() else {}
+        if not average:
+            return None
+        by_param = {id(p): ax for p, ax in average.items()}
+        iterate = {}
+        for key, p in self.state_dict(keep_vars=True).items():  # a tied weight appears under both its keys
+            if id(p) in by_param:
+                iterate[key], state_dict[key] = state_dict[key], by_param[id(p)].detach().clone()
+        return iterate
 
     def on_load_checkpoint(self, checkpoint):
         self.tokenizer = load_tokenizer(checkpoint["lm"]["tokenizer_json"])
         self.run_config = checkpoint["lm"]["config"]
         self._resume = checkpoint["lm"].get("resume")
+        iterate = (self._resume or {}).get("iterate")
+        if iterate and self._trainer is not None and self.trainer.state.fn == "fit":  # resume from the iterates
+            checkpoint["state_dict"].update(iterate)
         self._monitored_at_save = (self._resume or {}).get("epoch_end")
 
 

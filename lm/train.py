@@ -86,6 +86,15 @@ def check_epoch_settings(cfg: DictConfig) -> None:
                             f"an epoch is not defined: use trainer.{key}=1.0 or a number of steps (an int)")
 
 
+def initial_weights(cfg: DictConfig) -> checkpoint.Loaded | None:
+    """`init_from`: a checkpoint whose weights and tokenizer start this run, a new one with its own optimizer and
+    step count (a second stage such as AWD's fine-tuning; `ckpt_path` resumes a run instead)."""
+    if cfg.optim.optimizer.get("averaged_from_start") and not cfg.get("init_from"):
+        raise UserError("fine-tuning (optim.optimizer.averaged_from_start=true) starts from a trained model: add "
+                        "init_from=<run directory or .ckpt>, e.g. init_from=outputs/awd_lstm/<time>")
+    return checkpoint.load(cfg.init_from) if cfg.get("init_from") else None
+
+
 def build(cfg: DictConfig) -> tuple[LMDataModule, LanguageModel]:
     check_epoch_settings(cfg)
     set_matmul_precision(cfg)
@@ -95,15 +104,23 @@ def build(cfg: DictConfig) -> tuple[LMDataModule, LanguageModel]:
     data = LMDataModule(OmegaConf.to_container(cfg.data, resolve=True),
                         OmegaConf.to_container(cfg.tokenizer, resolve=True), cfg.paths.cache_dir,
                         pin_memory=cfg.trainer.get("accelerator") in ("gpu", "cuda"))
-    tokenizer = data.prepare()
+    init = initial_weights(cfg)
+    tokenizer = data.prepare(init.tokenizer if init else None)
     model_args = {**OmegaConf.to_container(cfg.model, resolve=True), "vocab_size": tokenizer.get_vocab_size()}
+    if init:  # the shape is the checkpoint's; the rest (dropout, ...) this config's
+        model_args |= {k: init.model_args[k] for k in SHAPE_ARGS if k in init.model_args}
+    optim = cfg.optim
     try:
-        scheduler = cfg.optim.get("scheduler")
-        module = LanguageModel(model_args, OmegaConf.to_container(cfg.optim.optimizer, resolve=True),
+        scheduler = optim.get("scheduler")
+        module = LanguageModel(model_args, OmegaConf.to_container(optim.optimizer, resolve=True),
                                OmegaConf.to_container(scheduler, resolve=True) if scheduler else None,
-                               nonfinite=cfg.get("nonfinite", "stop"))
+                               nonfinite=cfg.get("nonfinite", "stop"), ar=optim.get("ar", 0.0),
+                               tar=optim.get("tar", 0.0), lr_bptt=cfg.data.bptt if optim.get("lr_by_length") else None)
     except ValueError as e:
         raise UserError(str(e)) from None
+    if init:
+        module.model.load_state_dict(init.model.state_dict())
+        log.info(f"weights from {init.path}")
     module.tokenizer = tokenizer
     module.run_config = OmegaConf.to_container(cfg, resolve=True)
     return data, module

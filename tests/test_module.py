@@ -30,14 +30,14 @@ def tiny_setup(tmp_path, batch_size=4):
 
 def record_states(module):
     calls = []
-    features = module.model.features
+    features = module.model.features_and_outputs
 
     def spy(tokens, state=None):
-        out, new = features(tokens, state)
+        out, new, outputs = features(tokens, state)
         calls.append((module.trainer.state.stage, None if state is None else state[0].clone(), new[0].detach().clone()))
-        return out, new
+        return out, new, outputs
 
-    module.model.features = spy
+    module.model.features_and_outputs = spy
     return calls
 
 

@@ -39,7 +39,7 @@ def ablation_mask(model, units: Sequence[Unit], rows_per_copy: int) -> torch.Ten
 def layer_inputs(model, tokens: torch.Tensor) -> list[torch.Tensor]:
     """The input of every layer without ablation, [(B, T, E), (B, T, H), ...], and last the top layer's
     output: ablating a unit of layer l changes nothing below l, so those layers run once for all units."""
-    x = model.drop(model.embedding(tokens))  # (B, T, E)
+    x = model.drop_in(model.embedding(tokens))  # (B, T, E)
     rep = ExplicitRNN(model.rnn)(x, record=True)
     return [x, *rep.trace["h"]]  # eval mode: no dropout between layers
 

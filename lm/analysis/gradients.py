@@ -22,7 +22,7 @@ from lm.analysis.items import Item
 def features_from_embeddings(model, emb: torch.Tensor) -> torch.Tensor:
     """RNNLM.features from the embedding output on: emb (B, T, E) -> (B, T, D); eval mode, fused kernel."""
     with torch.backends.cudnn.flags(enabled=False):  # cuDNN's RNN backward refuses eval mode
-        out, _ = model.rnn(model.drop(emb))
+        out, _ = model.rnn(model.drop_in(emb))
     out = model.drop(out)
     return model.projection(out) if model.projection is not None else out
 

@@ -23,10 +23,11 @@ class LMDataModule(pl.LightningDataModule):
         self.tokenizer = None
         self.ids: dict = {}
 
-    def prepare(self):
-        """Tokenizer and token caches; called once before the model is built (it needs the vocabulary size)."""
+    def prepare(self, tokenizer=None):
+        """Tokenizer and token caches; called once before the model is built (it needs the vocabulary size).
+        `tokenizer`: use this one (a checkpoint's) instead of the one trained on the corpus."""
         if self.tokenizer is None:
-            self.tokenizer = tokenizer_for(self.source, self.tok_cfg, self.cache_dir)
+            self.tokenizer = tokenizer or tokenizer_for(self.source, self.tok_cfg, self.cache_dir)
             self.ids = {s: token_ids(self.source, s, self.tokenizer, self.cache_dir) for s in SPLITS}
         return self.tokenizer
 
