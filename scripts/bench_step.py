@@ -3,6 +3,7 @@ random tokens, in one process, the variants taking turns so that the machine's d
 
     python scripts/bench_step.py --ab dropout --precision bf16     # nn.Dropout vs lm.model.Dropout (torch.rand)
     python scripts/bench_step.py --ab threads --precision fp32     # torch threads: 1 vs all cores
+    python scripts/bench_step.py --ab awd --precision fp32         # each AWD-LSTM option against plain dropout
 
 Prints tokens/s per variant: the median over --rounds rounds of --steps steps each.
 """
@@ -15,12 +16,31 @@ import torch
 from torch import nn
 
 from lm.model import RNNLM, Dropout
+from lm.regularizers.activation import activation_penalty, temporal_penalty
+from lm.regularizers.locked_dropout import LockedDropout
+
+PENALTIES = {"on": False}  # AR and TAR in the loss (the awd variants set it)
+
+
+def awd(locked=False, weight_drop=0.0, embed=0.0, penalties=False):
+    """A variant of the plain model: plain or locked dropout (p everywhere), weight drop, embedding dropout, AR/TAR."""
+    def apply(m, p):
+        drop = LockedDropout if locked else Dropout
+        m.drop_in, m.drop, m.drop_hidden = drop(p), drop(p), drop(p) if locked else None
+        m.rnn.dropout = 0.0 if locked else p
+        m.weight_drop, m.dropout_embed = weight_drop, embed
+        PENALTIES["on"] = penalties
+    return apply
 
 VARIANTS = {
     "dropout": {"nn.Dropout (bernoulli_)": lambda m, p: setattr(m, "drop", nn.Dropout(p)),
                 "lm.model.Dropout (torch.rand)": lambda m, p: setattr(m, "drop", Dropout(p))},
     "threads": {"1 thread": lambda m, p: torch.set_num_threads(1),
                 f"{torch.get_num_threads()} threads": lambda m, p, n=torch.get_num_threads(): torch.set_num_threads(n)},
+    "awd": {"plain dropout": awd(), "locked dropout": awd(locked=True), "weight drop 0.5": awd(weight_drop=0.5),
+            "locked + weight drop": awd(locked=True, weight_drop=0.5), "embedding dropout 0.1": awd(embed=0.1),
+            "AR + TAR": awd(penalties=True),
+            "all": awd(locked=True, weight_drop=0.5, embed=0.1, penalties=True)},
 }
 
 
@@ -43,8 +63,10 @@ def main():
 
     def step():
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16"):
-            feats, _ = model.features(x)
+            feats, _, (raw, dropped) = model.features_and_outputs(x)
             loss = -model.target_log_probs(feats, y).mean()
+            if PENALTIES["on"]:
+                loss = loss + 2 * activation_penalty(dropped) + temporal_penalty(raw)
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 0.25)

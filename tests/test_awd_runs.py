@@ -2,6 +2,7 @@
 averaged weights are what validation, checkpoints and the other scripts see."""
 
 import csv
+import json
 import signal
 
 import pytest
@@ -21,8 +22,7 @@ FINETUNE = ["optim.optimizer.averaged_from_start=true", "optim.optimizer.stop_wh
 
 
 def train(tmp, run, *extra):
-    res = run_script("train.py", *tiny_train_args(tmp, run), *AWD, *extra, env={"PYTHONPATH": TESTS})
-    return res
+    return run_script("train.py", *tiny_train_args(tmp, run), *AWD, *extra, env={"PYTHONPATH": TESTS})
 
 
 def metrics(run_dir):
@@ -65,7 +65,6 @@ def test_fine_tuning_starts_from_the_checkpoint_and_validates_saves_and_tests_th
                      "wandb=false", "plots=false", f"paths.cache_dir={stages / 'cache'}",
                      f"hydra.run.dir={stages / 'eval'}")
     assert res.returncode == 0, res.stderr[-3000:]
-    import json
     ppl = json.loads((stages / "eval" / "results.json").read_text())["perplexity"][0]
     assert ppl["loss"] == pytest.approx(best, abs=1e-4)
 
@@ -86,8 +85,7 @@ def test_a_killed_fine_tuning_run_resumes_to_the_same_averaged_weights(stages):
     resumed = train(stages, "resumed", *args, f"ckpt_path={stages / 'killed'}")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     a, b = (torch.load(stages / run / "checkpoints" / "last.ckpt", weights_only=True) for run in ("whole", "resumed"))
-    for part in ("state_dict",):
-        assert all(torch.allclose(a[part][k], b[part][k], rtol=0, atol=1e-6) for k in a[part])
+    assert all(torch.allclose(a["state_dict"][k], b["state_dict"][k], rtol=0, atol=1e-6) for k in a["state_dict"])
     assert all(torch.allclose(a["lm"]["resume"]["iterate"][k], b["lm"]["resume"]["iterate"][k], rtol=0, atol=1e-6)
                for k in a["lm"]["resume"]["iterate"])
 

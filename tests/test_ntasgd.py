@@ -1,9 +1,12 @@
 """NT-ASGD: when it switches, what it averages, and what a run validates, saves and resumes."""
 
 import pytest
+import pytorch_lightning as pl
 import torch
 
+from lm.module import LanguageModel
 from lm.ntasgd import NTASGD
+from test_module import tiny_setup
 
 
 def test_switches_after_nonmono_validations_without_a_new_best():
@@ -65,3 +68,29 @@ def test_state_dict_carries_the_schedule_so_a_resumed_run_switches_on_time():
 def test_nonmono_must_be_positive():
     with pytest.raises(ValueError, match="nonmono"):
         NTASGD([torch.zeros(1, requires_grad=True)], lr=1.0, nonmono=0)
+
+
+def test_lr_by_length_steps_with_lr_times_chunk_length_over_bptt_and_keeps_the_base_rate(tmp_path):
+    dm, module = tiny_setup(tmp_path)  # bptt 5, SGD
+    module = LanguageModel(module.hparams.model, {**module.hparams.optimizer, "lr": 0.5}, None, lr_bptt=20)
+    module.tokenizer = dm.tokenizer
+    seen = {}
+
+    class Spy(pl.Callback):
+        def on_before_optimizer_step(self, trainer, pl_module, optimizer):
+            seen["before"] = [p.detach().clone() for p in pl_module.parameters()]
+            seen["grads"] = [p.grad.clone() for p in pl_module.parameters()]
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            seen["after"] = [p.detach().clone() for p in pl_module.parameters()]
+            seen["lr"] = trainer.optimizers[0].param_groups[0]["lr"]
+            seen["length"] = batch[0].shape[1]
+
+    trainer = pl.Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         num_sanity_val_steps=0, use_distributed_sampler=False, enable_model_summary=False,
+                         limit_val_batches=0, callbacks=[Spy()])
+    trainer.fit(module, datamodule=dm)
+    scale = 0.5 * seen["length"] / 20
+    for before, grad, after in zip(seen["before"], seen["grads"], seen["after"]):
+        assert torch.allclose(after, before - scale * grad, atol=1e-7)
+    assert seen["lr"] == 0.5
