@@ -86,6 +86,9 @@ class RNNLM(nn.Module):
         if softmax == "adaptive" and not cutoffs:
             raise ValueError("model.softmax=adaptive needs model.cutoffs, e.g. model.cutoffs=[2000,10000]")
         self.num_layers, self.cell, self.adaptive = num_layers, cell, softmax == "adaptive"
+        for name, p in (("dropout_embed", dropout_embed), ("weight_drop", weight_drop)):
+            if not 0 <= p < 1:
+                raise ValueError(f"model.{name} must be in [0, 1), got {p}")
         self.embedding = nn.Embedding(vocab_size, emb_size)
         drop = LockedDropout if locked_dropout else Dropout
         self.drop_in = drop(dropout if dropout_input is None else dropout_input)

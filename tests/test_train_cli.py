@@ -148,6 +148,8 @@ BAD = {
     "other tokenizer": (lambda t: ["tokenizer=char", f"ckpt_path={t}/run"], "another tokenizer"),
     "other optimizer": (lambda t: ["optim=sgd", f"ckpt_path={t}/run"], "was trained with optimizer torch.optim.AdamW"),
     "not a checkpoint": (lambda t: [f"ckpt_path={t}/run/tokenizer.json"], "is not a checkpoint of this project"),
+    "weight drop of 1": (lambda t: ["model.weight_drop=1.0"], "model.weight_drop must be in [0, 1)"),
+    "init_from nowhere": (lambda t: [f"init_from={t}/nowhere"], "no checkpoint at"),
 }
 
 
