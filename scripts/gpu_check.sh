@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Issue 6's GPU check, one command on a GPU machine without network (about 4-6 minutes on one H100/H200):
+# The GPU check, one command on a GPU machine without network (about 7-9 minutes on one H100/H200):
 # PTB, a fixed token budget (TOKENS, default 2e6 = ~2 epochs) for each of
 #   ptb_medium: the plain fp32 PyTorch loop, then the Lightning path in bf16-mixed;
-#   awd_lstm:   an AWD-LSTM-sized model (3 x 1150, 400-dim tied embedding) in bf16-mixed;
+#   awd_lstm:   AWD-LSTM's PTB recipe (3 x 1150, 400-dim tied embedding, its regularisers and NT-ASGD) in bf16-mixed;
 # then generation and probe scoring on each trained model. Prints the table (tokens/s, val ppl, model FLOP/s and
 # their fraction of the bf16 matmul ceiling measured in the same run) and writes $OUT/gpu_check.{json,log}.
 #
@@ -27,3 +27,11 @@ nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=c
 "$PY" scripts/benchmark.py --device "${DEVICE:-cuda}" --cases ptb_medium awd_lstm --tokens "${TOKENS:-2e6}" \
   --ptb data/ptb --cache "$OUT/cache" --gen-tokens 200 --probe-pairs 5000 --probe-baseline-pairs 200 \
   --override trainer.enable_progress_bar=false ${EXTRA:-} --json "$OUT/gpu_check.json" 2>&1 | tee "$OUT/gpu_check.log"
+# AWD's recipe against the clock (AWD_MINUTES, default 3; 0 skips): val ppl per epoch with the time of each line
+if [[ "${AWD_MINUTES:-3}" != 0 ]]; then
+  "$PY" scripts/train.py experiment=awd_lstm trainer="$([[ ${DEVICE:-cuda} == cpu ]] && echo cpu || echo gpu)" \
+    data.dir=data/ptb logger=csv \
+    "+trainer.max_time=00:00:${AWD_MINUTES:-3}:00" paths.cache_dir="$OUT/cache" hydra.run.dir="$OUT/awd_lstm" \
+    trainer.enable_progress_bar=false callbacks.probes.n_items=200 2>&1 | tail -n 5 | tee -a "$OUT/gpu_check.log"
+  grep -E "val/loss|NT-ASGD" "$OUT/awd_lstm/train.log" | tee "$OUT/awd_lstm_val_by_time.txt"
+fi

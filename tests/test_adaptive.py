@@ -94,7 +94,7 @@ def test_training_loss_is_the_mean_target_nll_and_it_learns():
                                 softmax="adaptive", cutoffs=[10, 30]),
                            {"_target_": "torch.optim.Adam", "_partial_": True, "lr": 0.03})
     x, y = data()
-    loss = module._loss(x, y, "train")
+    loss = module._forward_nll(x, y, "train")[0].mean()
     feats, _ = module.model.features(x)
     assert loss.item() == pytest.approx(-module.model.target_log_probs(feats, y).mean().item(), rel=1e-6)
     opt = torch.optim.Adam(module.parameters(), lr=0.03)
@@ -102,7 +102,7 @@ def test_training_loss_is_the_mean_target_nll_and_it_learns():
     for _ in range(150):
         module._state.clear()
         opt.zero_grad()
-        loss = module._loss(x, y, "train")
+        loss = module._forward_nll(x, y, "train")[0].mean()
         loss.backward()
         opt.step()
     assert loss.item() < 0.2 * first
