@@ -170,7 +170,7 @@ class LanguageModel(pl.LightningModule):
 
     # --- evaluation: perplexity = exp(total NLL / total tokens), state carried across the split -------------
     def _eval_start(self):
-        if isinstance(opt := self._ntasgd(), NTASGD):  # validate the averaged weights (after the switch)
+        if (opt := self._ntasgd()) is not None:  # validate the averaged weights (after the switch)
             self._averaged = opt.averaged()
             self._averaged.__enter__()
         self._state.pop("eval", None)
