@@ -290,7 +290,7 @@ class LanguageModel(pl.LightningModule):
     def _put_average(self, state_dict: dict) -> dict | None:
         """NT-ASGD: the checkpoint's weights become the averaged ones (what generation, probes and tests load);
         the iterates, which training resumes from, are returned to be kept beside them."""
-        average = self._ntasgd().average() if self._ntasgd() else {}
+        average = opt.average() if (opt := self._ntasgd()) else {}
         if not average:
             return None
         by_param = {id(p): ax for p, ax in average.items()}
