@@ -1,22 +1,33 @@
-"""Lightning callback: at the end of testing, run the built-in probe suites on the tested model and log
-probe/<suite>/acc and probe/<suite>/<field>=<value>/acc to every logger, beside the loss curves; with a W&B
-logger also a table "probe/results". A few hundred items per suite: seconds on the default model.
+"""Lightning callback: the built-in probe suites on the model, during training and at its end.
+
+- At the end of testing (the tested, best checkpoint): probe/<suite>/acc and probe/<suite>/<field>=<value>/acc to
+  every logger, beside the loss curves; with a W&B logger also a table "probe/results".
+- With `every_n_steps > 0`, also on the training model every that many optimizer steps (and before the first):
+  curve/<suite>/acc and curve/<suite>/range=<train|test|beyond>/acc with `tokens_seen`, to every logger and
+  to probe_curve.csv in the run directory, so one sees when agreement, gender and recall are learned (or lost).
+  W&B plots these curves against tokens_seen; at the end of training they are drawn as probe_curve.png (logged to
+  W&B as the image probe/curves).
 
     callbacks:
       probes:
         _target_: lm.probes.callback.ProbeCallback
         suites: [agreement, gender, recall]
+        every_n_steps: 200
 """
 
 from __future__ import annotations
 
+import csv
 import logging
+import time
+from pathlib import Path
 
 import pytorch_lightning as pl
 from pytorch_lightning.utilities import rank_zero_only
 
 from lm.probes import catalog
 from lm.probes.evaluate import score_suite
+from lm.probes.plots import plot_curves
 from lm.probes.scoring import Scorer
 from lm.probes.suites import BUILTIN_SUITES
 from lm.probes.vocab import load_vocab
@@ -24,12 +35,17 @@ from lm.probes.wandb_runs import probe_metrics
 
 log = logging.getLogger(__name__)
 TABLE_COLUMNS = ["suite", "field", "value", "acc", "lo", "hi", "n", "correct", "n_oov"]
+CURVE_FILE, CURVE_PLOT = "probe_curve.csv", "probe_curve.png"
+CURVE_COLUMNS = ["step", "tokens_seen", "suite", "field", "value", "acc", "lo", "hi", "n"]
+CURVE_FIELDS = ("all", "range")  # per suite: overall, and within / beyond the training distances
 
 
 class ProbeCallback(pl.Callback):
     def __init__(self, suites=BUILTIN_SUITES, n_items: int = 300, seed: int = 0, vocab: str = "auto",
-                 max_phrases: int = 6, max_distance: int = 32, precision: str = "auto", key: str = "probe/results"):
-        """n_items <= 0 or no suites turns the callback off."""
+                 max_phrases: int = 6, max_distance: int = 32, precision: str = "auto", key: str = "probe/results",
+                 every_n_steps: int = 0, curve_items: int = 200):
+        """n_items <= 0 or no suites turns the callback off; every_n_steps <= 0 or curve_items <= 0 turns the
+        curves off."""
         self.suites = [str(s) for s in suites]
         unknown = [s for s in self.suites if s not in BUILTIN_SUITES]
         if unknown:
@@ -37,15 +53,95 @@ class ProbeCallback(pl.Callback):
         if vocab not in ("auto", "grammar", "english"):
             raise ValueError(f"vocab must be auto, grammar or english, got {vocab!r}")
         self.options = catalog.BuiltinOptions(int(n_items), int(seed), int(max_phrases), int(max_distance))
+        self.curve_options = catalog.BuiltinOptions(int(curve_items), int(seed) + 1, int(max_phrases),
+                                                    int(max_distance))
+        self.every_n_steps = int(every_n_steps)
         self.vocab, self.precision, self.key = vocab, precision, key
         self.rows: list[dict] = []
         self.metrics: dict[str, float] = {}
+        self.tokens_seen = 0
+        self._probed_at = -1
+        self._suites_cache = None  # (tokenizer, suites) for the curves: built once, scored many times
+
+    # --- curves during training ------------------------------------------------------------------------------
+
+    def _curves_on(self, pl_module) -> bool:
+        return (bool(self.suites) and self.every_n_steps > 0 and self.curve_options.n_items > 0
+                and getattr(pl_module, "tokenizer", None) is not None)
+
+    def on_train_start(self, trainer, pl_module):
+        if self._curves_on(pl_module) and trainer.global_step == 0:
+            self._curve_point(trainer, pl_module)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.tokens_seen += batch[0].numel() * trainer.world_size
+        step = trainer.global_step
+        if self._curves_on(pl_module) and step % self.every_n_steps == 0 and step != self._probed_at:
+            self._curve_point(trainer, pl_module)
+
+    def on_train_end(self, trainer, pl_module):
+        if not self._curves_on(pl_module):
+            return
+        if trainer.global_step != self._probed_at:
+            self._curve_point(trainer, pl_module)
+        self._plot(trainer)
+
+    @rank_zero_only
+    def _plot(self, trainer) -> None:
+        """probe_curve.png beside the CSV, and on the W&B run as an image."""
+        run_dir = Path(trainer.default_root_dir)
+        with (run_dir / CURVE_FILE).open(newline="") as f:
+            rows = list(csv.DictReader(f))
+        png = plot_curves({run_dir.name: rows}, run_dir / CURVE_PLOT, title="probes during training")
+        for logger in trainer.loggers:
+            if callable(getattr(logger, "log_image", None)):  # WandbLogger
+                logger.log_image(key="probe/curves", images=[str(png)])
+
+    @rank_zero_only
+    def _curve_point(self, trainer, pl_module) -> None:
+        start = time.perf_counter()
+        step = self._probed_at = trainer.global_step
+        rows = [r for r in self._score(pl_module, self.curve_options, curve=True)
+                if r["field"] in CURVE_FIELDS and r["n"]]
+        metrics = {"tokens_seen": float(self.tokens_seen)}
+        for r in rows:
+            cond = "" if r["field"] == "all" else f"/{r['field']}={r['value']}"
+            metrics[f"curve/{r['suite']}{cond}/acc"] = float(r["acc"])
+        for logger in trainer.loggers:
+            logger.log_metrics(metrics, step=step)
+        run_dir = Path(trainer.default_root_dir)
+        path = run_dir / CURVE_FILE
+        new = not path.exists()
+        with path.open("a", newline="") as f:
+            w = csv.DictWriter(f, CURVE_COLUMNS, extrasaction="ignore")
+            if new:
+                w.writeheader()
+            for r in rows:
+                w.writerow(r | {"step": step, "tokens_seen": self.tokens_seen})
+        overall = ", ".join(f"{r['suite']} {r['acc']:.3f}" for r in rows if r["field"] == "all")
+        log.info("probes at step %d (%s tokens): %s  [%.1f s]", step, f"{self.tokens_seen:,}", overall,
+                 time.perf_counter() - start)
+
+    def setup(self, trainer, pl_module, stage):
+        if stage == "fit" and self.every_n_steps > 0:
+            for logger in trainer.loggers:  # W&B: the curves' x axis is tokens seen
+                define = getattr(getattr(logger, "experiment", None), "define_metric", None)
+                if type(logger).__name__ == "WandbLogger" and callable(define):
+                    define("curve/*", step_metric="tokens_seen")
+
+    def state_dict(self) -> dict:
+        return {"tokens_seen": self.tokens_seen}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.tokens_seen = int(state_dict.get("tokens_seen", 0))
+
+    # --- at the end: the tested model ------------------------------------------------------------------------
 
     @rank_zero_only
     def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not self.suites or self.options.n_items <= 0 or getattr(pl_module, "tokenizer", None) is None:
             return
-        self.rows = self.run(pl_module.model, pl_module.tokenizer, getattr(pl_module, "run_config", {}))
+        self.rows = self._score(pl_module, self.options)
         self.metrics = metrics = probe_metrics(self.rows)
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=trainer.global_step)
@@ -55,14 +151,23 @@ class ProbeCallback(pl.Callback):
         summary = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k.count("/") == 2)
         log.info("probes: %s", summary)
 
-    def run(self, model, tokenizer, config: dict | None = None) -> list[dict]:
-        """Result rows (lm.probes.report) of every suite on this model."""
+    def _score(self, pl_module, options, curve: bool = False) -> list[dict]:
+        config = getattr(pl_module, "run_config", {})
+        if not curve:
+            return self.run(pl_module.model, pl_module.tokenizer, config, options)
+        if self._suites_cache is None or self._suites_cache[0] is not pl_module.tokenizer:
+            self._suites_cache = (pl_module.tokenizer, self.suites_for(pl_module.tokenizer, config, options))
+        return self.score(pl_module.model, pl_module.tokenizer, self._suites_cache[1])
+
+    def suites_for(self, tokenizer, config: dict | None = None, options=None) -> list:
         name = catalog.choose_vocab(self.vocab, config or {})
         vocab = catalog.english_for([tokenizer]) if name == "english" else load_vocab("grammar")
+        return [catalog.builtin_for(s, vocab, tokenizer, options or self.options) for s in self.suites]
+
+    def score(self, model, tokenizer, suites: list) -> list[dict]:
         scorer = Scorer(model, tokenizer, self.precision)
-        rows = []
-        for suite_name in self.suites:
-            suite = catalog.builtin_for(suite_name, vocab, tokenizer, self.options)
-            suite_rows, _, _ = score_suite(scorer, suite, None)
-            rows += suite_rows
-        return rows
+        return [row for suite in suites for row in score_suite(scorer, suite, None)[0]]
+
+    def run(self, model, tokenizer, config: dict | None = None, options=None) -> list[dict]:
+        """Result rows (lm.probes.report) of every suite on this model."""
+        return self.score(model, tokenizer, self.suites_for(tokenizer, config, options))

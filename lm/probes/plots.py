@@ -70,3 +70,41 @@ def plot_suites(items: dict[str, dict[str, list[dict]]], out_dir: str | Path) ->
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def plot_curves(curves: dict[str, list[dict]], path: str | Path, title: str = "") -> Path:
+    """One PNG of probe curves (rows of probe_curve.csv, lm/probes/callback.py) from one or more runs: a panel
+    per suite, accuracy against tokens seen; solid overall, dashed on the test split's longer distances, with
+    the 95% Wilson band of the overall line."""
+    from matplotlib.figure import Figure
+
+    suites = sorted({r["suite"] for rows in curves.values() for r in rows})
+    fig = Figure(figsize=(4.2 * max(1, len(suites)), 3.6), dpi=110)
+    axes = fig.subplots(1, max(1, len(suites)), squeeze=False)[0]
+    for ax, suite in zip(axes, suites):
+        for i, (label, rows) in enumerate(curves.items()):
+            color = f"C{i}"
+            for field, value, style in (("all", "all", "-"), ("range", "test", "--")):
+                pts = sorted((float(r["tokens_seen"]), r) for r in rows
+                             if r["suite"] == suite and r["field"] == field and str(r["value"]) == value)
+                if not pts:
+                    continue
+                x = [t / 1e6 for t, _ in pts]
+                ax.plot(x, [float(r["acc"]) for _, r in pts], style, color=color, linewidth=1.4,
+                        label=label if field == "all" else f"{label}, test range")
+                if field == "all":
+                    ax.fill_between(x, [float(r["lo"]) for _, r in pts], [float(r["hi"]) for _, r in pts],
+                                    color=color, alpha=0.12)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("tokens seen (millions)")
+        ax.set_ylabel("accuracy")
+        ax.set_title(suite)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(p)
+    return p
