@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import time
@@ -254,9 +255,15 @@ class LanguageModel(pl.LightningModule):
         optimizer = instantiate(self.hparams.optimizer)(params=self.parameters())
         if not self.hparams.scheduler:
             return optimizer
-        scheduler = instantiate(self.hparams.scheduler)(optimizer=optimizer)
+        spec = dict(self.hparams.scheduler)
+        interval = spec.pop("interval", "epoch")  # "step": a per-step schedule (lm/schedules.py)
+        make = instantiate(spec)
+        extra = {}
+        if interval == "step" and "total_steps" in inspect.signature(make).parameters:
+            extra["total_steps"] = int(self.trainer.estimated_stepping_batches)
+        scheduler = make(optimizer=optimizer, **extra)
         return {"optimizer": optimizer,
-                "lr_scheduler": {"scheduler": scheduler, "monitor": self.hparams.monitor, "interval": "epoch"}}
+                "lr_scheduler": {"scheduler": scheduler, "monitor": self.hparams.monitor, "interval": interval}}
 
     # --- a checkpoint stands alone ---------------------------------------------------------------------------
     def _step_epoch_schedulers(self, monitored: float) -> None:

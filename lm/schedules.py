@@ -1,0 +1,62 @@
+"""Per-step learning-rate schedules (Lightning steps them every optimizer step: `interval: step` in the optim
+config; `total_steps` is filled in from the trainer's estimate).
+
+A time budget ("the best model ten minutes can train") knows its length in minutes, not steps: with
+`total_minutes` the cosine runs over training wall time instead, so the lr reaches its floor as the budget ends
+(stop the run with trainer.max_time). The elapsed time travels in the scheduler's state, so a resumed run goes on
+from where it was."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LambdaLR
+
+
+class WarmupCosine:
+    """lr factor of step t: linear warm-up over `warmup_steps`, then half a cosine from 1 down to `final_ratio`
+    at `total_steps` (or after `total_minutes` of training) and flat after."""
+
+    def __init__(self, total_steps: int | None, warmup_steps: int = 0, final_ratio: float = 0.0,
+                 total_minutes: float | None = None):
+        if (total_minutes is None and (total_steps or 0) <= 0) or (total_minutes is not None and total_minutes <= 0) \
+                or warmup_steps < 0 or not 0.0 <= final_ratio <= 1.0:
+            raise ValueError(f"need total_steps > 0 (or total_minutes > 0), warmup_steps >= 0 and "
+                             f"0 <= final_ratio <= 1, got {total_steps}, {total_minutes}, {warmup_steps}, {final_ratio}")
+        self.total_steps, self.warmup_steps, self.final_ratio = total_steps, warmup_steps, final_ratio
+        self.total_seconds = None if total_minutes is None else 60.0 * total_minutes
+        self.elapsed = 0.0      # seconds of training so far, summed step by step (saved with the scheduler)
+        self._last = None       # perf_counter at the previous step; None after a (re)start
+
+    def progress(self, step: int) -> float:
+        if self.total_seconds is None:
+            return (step - self.warmup_steps) / max(1, self.total_steps - self.warmup_steps)
+        now = time.perf_counter()
+        if self._last is not None:
+            self.elapsed += now - self._last
+        self._last = now
+        return self.elapsed / self.total_seconds
+
+    def __call__(self, step: int) -> float:
+        if step < self.warmup_steps:
+            self.progress(step)  # the clock runs during the warm-up too
+            return (step + 1) / self.warmup_steps
+        done = min(1.0, max(0.0, self.progress(step)))
+        return self.final_ratio + (1.0 - self.final_ratio) * 0.5 * (1.0 + math.cos(math.pi * done))
+
+
+class _Schedule(LambdaLR):
+    def load_state_dict(self, state_dict):
+        super().load_state_dict(state_dict)
+        for fn in self.lr_lambdas:  # the saved perf_counter reading belongs to another process
+            if isinstance(fn, WarmupCosine):
+                fn._last = None
+
+
+def warmup_cosine(optimizer: Optimizer, total_steps: int | None = None, warmup_steps: int = 0,
+                  final_ratio: float = 0.0, total_minutes: float | None = None) -> LambdaLR:
+    """lr rises linearly over `warmup_steps`, then follows half a cosine from lr down to lr * final_ratio at
+    `total_steps` (or after `total_minutes` of training) and stays there."""
+    return _Schedule(optimizer, WarmupCosine(total_steps, warmup_steps, final_ratio, total_minutes))
