@@ -48,3 +48,18 @@ def test_save_load_identity(kind, tmp_path):
     assert kind_of(back) == kind
     assert back.get_vocab() == tok.get_vocab()
     assert encode_lines(back, LINES) == encode_lines(tok, LINES)
+
+
+def test_word_level_with_split_punctuation_keeps_raw_text_small():
+    lines = ['"Come here," he said. She came.', "He saw himself; she saw herself!"]
+    plain = train_tokenizer("word", lines)
+    split = train_tokenizer("word", lines, split_punctuation=True)
+    assert "said." in plain.get_vocab() and "said." not in split.get_vocab()
+    assert split.encode('"Come here," he said.').tokens == ['"', "Come", "here", ",", '"', "he", "said", "."]
+    varied = [f"{w}{p}" for w in ("he", "she", "said", "came", "here") for p in (".", ",", "!", ";", "")]
+    assert train_tokenizer("word", varied, split_punctuation=True).get_vocab_size() == 2 + 5 + 4
+    assert train_tokenizer("word", varied).get_vocab_size() == 2 + 25
+    # the probes read "." as a word of its own and the case off the vocabulary
+    from lm.probes.vocab import detect_style
+    style = detect_style(split)
+    assert style.period == "sep" and not style.lower

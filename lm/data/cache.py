@@ -12,10 +12,13 @@ import json
 import logging
 import os
 import socket
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 from tokenizers import Tokenizer
+from tqdm.auto import tqdm
 
 from lm.data.sources import Source, digest
 from lm.errors import UserError
@@ -78,8 +81,12 @@ def tokenizer_for(source: Source, cfg: dict, cache_dir: Path) -> Tokenizer:
             return Tokenizer.from_file(str(path))
         except Exception as e:  # the tokenizers library raises a bare Exception for any bad file
             log.warning("tokenizer cache %s does not load (%s); training it again", path, _why(e))
+    log.info("training the %s tokenizer on the training split (once; cached under %s)", cfg["kind"], path.parent)
+    start = time.perf_counter()
     tok = train_tokenizer(cfg["kind"], _lines(source, "train"), vocab_size=cfg.get("vocab_size"),
-                          min_frequency=cfg.get("min_frequency", 1))
+                          min_frequency=cfg.get("min_frequency", 1),
+                          split_punctuation=bool(cfg.get("split_punctuation", False)), show_progress=_tty())
+    log.info("tokenizer: %d types in %.1f s", tok.get_vocab_size(), time.perf_counter() - start)
     _atomic_write(path, lambda f: f.write(tok.to_str().encode()))
     return tok
 
@@ -125,10 +132,12 @@ def _read(meta_path: Path, bin_path: Path, split: str, vocab: int) -> np.ndarray
 
 def _build(source: Source, split: str, tok: Tokenizer, meta_path: Path, bin_path: Path) -> None:
     dtype, count = _dtype(tok.get_vocab_size()), 0
+    start = time.perf_counter()
 
     def write(f):
         nonlocal count
-        for batch in source.batches(split):
+        for batch in tqdm(source.batches(split), desc=f"tokenizing {split}", unit=" batches", disable=not _tty(),
+                          leave=False):
             ids = np.fromiter((i for line in encode_lines(tok, batch) for i in line), dtype=dtype)
             f.write(ids.tobytes())
             count += len(ids)
@@ -136,6 +145,12 @@ def _build(source: Source, split: str, tok: Tokenizer, meta_path: Path, bin_path
     _atomic_write(bin_path, write)  # .bin before .json: a .json on disk means its .bin was written
     meta = {"dtype": dtype.name, "length": count, "split": split, "vocab": tok.get_vocab_size()}
     _atomic_write(meta_path, lambda f: f.write(json.dumps(meta).encode()))
+    log.info("token cache: %s split, %s tokens in %.1f s", split, f"{count:,}", time.perf_counter() - start)
+
+
+def _tty() -> bool:
+    """Progress bars only where someone watches (a terminal), not in logs and CI output."""
+    return sys.stderr.isatty()
 
 
 def token_ids(source: Source, split: str, tok: Tokenizer, cache_dir: Path) -> np.ndarray:
