@@ -2,6 +2,7 @@
 scores of the live model, no side effects on training."""
 
 import csv
+import re
 from types import SimpleNamespace
 
 import torch
@@ -49,7 +50,9 @@ def test_curve_points_follow_the_steps_and_score_the_live_model(tmp_path):
     with open(next(run.rglob("metrics.csv")), newline="") as f:
         logged = list(csv.DictReader(f))
     assert {"curve/recall/acc", "curve/recall/range=train/acc", "tokens_seen"} <= set(logged[0])
-    assert "probes at step 5 (160 tokens)" in res.stderr + res.stdout
+    out = res.stderr + res.stdout
+    assert "probes at step 5 (160 tokens)" in out
+    assert re.search(r"data: \d+ token types; [\d,]+ / [\d,]+ / [\d,]+ tokens \(train / valid / test\); ready in", out)
     assert (run / "probe_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

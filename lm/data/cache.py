@@ -145,7 +145,7 @@ def _build(source: Source, split: str, tok: Tokenizer, meta_path: Path, bin_path
     _atomic_write(bin_path, write)  # .bin before .json: a .json on disk means its .bin was written
     meta = {"dtype": dtype.name, "length": count, "split": split, "vocab": tok.get_vocab_size()}
     _atomic_write(meta_path, lambda f: f.write(json.dumps(meta).encode()))
-    log.info("token cache: %s split, %s tokens in %.1f s", split, f"{count:,}", time.perf_counter() - start)
+    log.debug("token cache: %s split, %s tokens in %.1f s", split, f"{count:,}", time.perf_counter() - start)
 
 
 def _tty() -> bool:

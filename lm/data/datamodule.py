@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -12,6 +14,8 @@ from lm.data.batching import Chunks, batchify
 from lm.data.cache import token_ids, tokenizer_for
 from lm.data.sources import SPLITS, make_source
 from lm.errors import UserError
+
+log = logging.getLogger(__name__)
 
 
 class LMDataModule(pl.LightningDataModule):
@@ -27,8 +31,12 @@ class LMDataModule(pl.LightningDataModule):
         """Tokenizer and token caches; called once before the model is built (it needs the vocabulary size).
         `tokenizer`: use this one (a checkpoint's) instead of the one trained on the corpus."""
         if self.tokenizer is None:
+            start = time.perf_counter()
             self.tokenizer = tokenizer or tokenizer_for(self.source, self.tok_cfg, self.cache_dir)
             self.ids = {s: token_ids(self.source, s, self.tokenizer, self.cache_dir) for s in SPLITS}
+            log.info("data: %d token types; %s tokens (train / valid / test); ready in %.1f s",
+                     self.tokenizer.get_vocab_size(), " / ".join(f"{len(self.ids[s]):,}" for s in SPLITS),
+                     time.perf_counter() - start)
         return self.tokenizer
 
     def setup(self, stage=None):
