@@ -12,7 +12,7 @@ from lm.data.grammar import generate_text
 from lm.model import RNNLM
 from lm.probes.callback import CURVE_FILE, ProbeCallback
 from lm.tokenizer import train_tokenizer
-from tests.cli import run_script, tiny_train_args
+from cli import run_script, tiny_train_args
 
 
 def read_curve(path):

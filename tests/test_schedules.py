@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lm.schedules import warmup_cosine
-from tests.cli import run_script, tiny_train_args
+from cli import run_script, tiny_train_args
 
 
 def lrs(total, warmup, final_ratio=0.0, steps=None):

@@ -88,15 +88,22 @@ def wandb_summary(tmp_path, run_dir):
 
 
 def test_wandb_offline_run_holds_the_logged_metrics_and_a_resume_continues_it(tmp_path):
-    args = [a for a in text_args(tmp_path) if a != "logger=csv"] + ["logger=wandb", "trainer.log_every_n_steps=2"]
+    builtin = ["data.lines.train=400", "data.lines.valid=60", "data.lines.test=60"]
+    args = [a for a in tiny_train_args(tmp_path) if a != "logger=csv"] + builtin + [
+        "logger=wandb", "trainer.log_every_n_steps=2", "callbacks.probes.every_n_steps=4",
+        "callbacks.probes.curve_items=8"]
     res = train_with_wandb(tmp_path, *args)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "logging offline" in res.stdout
     (run_dir,) = (tmp_path / "run" / "wandb").glob("offline-run-*")
     summary = wandb_summary(tmp_path, run_dir)
     logged = summary["summary"]
-    for key in ("val/ppl", "test/ppl", "train/loss", "train/tokens_per_s", "train/grad_norm", "lr"):
+    for key in ("val/ppl", "test/ppl", "train/loss", "train/tokens_per_s", "train/grad_norm", "lr",
+                "tokens_seen", "curve/agreement/acc", "curve/recall/range=train/acc"):
         assert key in logged, key
+    # the probe curves drawn at the end of training travel with the run as an image
+    (png,) = run_dir.glob("files/media/images/probe/curves_*.png")
+    assert png.read_bytes()[:4] == b"\x89PNG"
     assert summary["state"] == "finished" and summary["name"] == "run" and summary["project"] == "lstm-lm"
     assert summary["config"]["model"]["hidden_size"] == 16 and summary["config"]["model/params"] > 0
     printed = float(res.stdout.split("test/ppl")[1].split()[0])  # the closing summary's number

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import pytorch_lightning as pl
+from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
 
 from lm.probes import catalog
@@ -125,9 +126,8 @@ class ProbeCallback(pl.Callback):
     def setup(self, trainer, pl_module, stage):
         if stage == "fit" and self.every_n_steps > 0:
             for logger in trainer.loggers:  # W&B: the curves' x axis is tokens seen
-                define = getattr(getattr(logger, "experiment", None), "define_metric", None)
-                if type(logger).__name__ == "WandbLogger" and callable(define):
-                    define("curve/*", step_metric="tokens_seen")
+                if isinstance(logger, WandbLogger) and trainer.is_global_zero:
+                    logger.experiment.define_metric("curve/*", step_metric="tokens_seen")
 
     def state_dict(self) -> dict:
         return {"tokens_seen": self.tokens_seen}
