@@ -104,10 +104,7 @@ class ProbeCallback(pl.Callback):
         step = self._probed_at = trainer.global_step
         rows = [r for r in self._score(pl_module, self.curve_options, curve=True)
                 if r["field"] in CURVE_FIELDS and r["n"]]
-        metrics = {"tokens_seen": float(self.tokens_seen)}
-        for r in rows:
-            cond = "" if r["field"] == "all" else f"/{r['field']}={r['value']}"
-            metrics[f"curve/{r['suite']}{cond}/acc"] = float(r["acc"])
+        metrics = {"tokens_seen": float(self.tokens_seen)} | probe_metrics(rows, prefix="curve")
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=step)
         run_dir = Path(trainer.default_root_dir)

@@ -42,14 +42,14 @@ def training_run(ckpt_path: str | Path, config: dict | None) -> tuple[str, Path]
     return None
 
 
-def probe_metrics(rows: list[dict]) -> dict[str, float]:
-    """probe/<suite>/acc and probe/<suite>/<field>=<value>/acc from result rows (groups with items only)."""
+def probe_metrics(rows: list[dict], prefix: str = "probe") -> dict[str, float]:
+    """<prefix>/<suite>/acc and <prefix>/<suite>/<field>=<value>/acc from result rows (groups with items only)."""
     out = {}
     for r in rows:
         if not r["n"]:
             continue
         cond = "" if r["field"] == "all" else f"/{r['field']}={r['value']}"
-        out[f"probe/{r['suite']}{cond}/acc"] = float(r["acc"])
+        out[f"{prefix}/{r['suite']}{cond}/acc"] = float(r["acc"])
     return out
 
 
