@@ -18,7 +18,7 @@ from lm.errors import UserError
 SPLITS = ("train", "valid", "test")
 BATCH_LINES = 10_000
 OFFLINE_HINT = ("offline alternatives: data=builtin (the built-in corpus), or data=text data.dir=DIR with "
-                "train.txt, valid.txt and test.txt (e.g. data.dir=../shared/data/ptb)")
+                "train.txt, valid.txt and test.txt (e.g. data.dir=data/ptb)")
 
 
 def digest(obj: Any) -> str:
