@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
-from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
 from lm.errors import UserError
 
@@ -18,12 +18,15 @@ Span = tuple[int, int]  # (start, end) character offsets
 
 
 def train_tokenizer(kind: str, lines: Iterable[str], vocab_size: int | None = None, min_frequency: int = 1,
-                    length: int | None = None, split_punctuation: bool = False,
+                    length: int | None = None, split_punctuation: bool = False, lowercase: bool = False,
                     show_progress: bool = False) -> Tokenizer:
     """Train on an iterable of lines (the training split only). `split_punctuation` (word level): punctuation
-    marks become words of their own ("him." -> "him" "."), so raw text keeps a small vocabulary."""
+    marks become words of their own ("him." -> "him" "."), so raw text keeps a small vocabulary. `lowercase` (word
+    level): text is lowercased before it is split ("She" and "she" are one word), also when encoding."""
     if kind == "word":
         tok = Tokenizer(models.WordLevel(unk_token=UNK))
+        if lowercase:
+            tok.normalizer = normalizers.Lowercase()
         tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()]) \
             if split_punctuation else pre_tokenizers.WhitespaceSplit()
         trainer = trainers.WordLevelTrainer(vocab_size=vocab_size or 10**9, min_frequency=min_frequency,
@@ -55,6 +58,8 @@ def _renumbered(tok: Tokenizer) -> Tokenizer:
     words = [w for w, _ in sorted(tok.get_vocab().items(), key=lambda kv: kv[1]) if w not in (EOS, UNK)]
     fresh = Tokenizer(models.WordLevel({EOS: 0, UNK: 1} | {w: i for i, w in enumerate(words, 2)}, unk_token=UNK))
     fresh.pre_tokenizer = tok.pre_tokenizer
+    if tok.normalizer is not None:
+        fresh.normalizer = tok.normalizer
     if tok.decoder is not None:
         fresh.decoder = tok.decoder
     fresh.add_special_tokens([EOS, UNK])

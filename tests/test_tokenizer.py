@@ -63,3 +63,15 @@ def test_word_level_with_split_punctuation_keeps_raw_text_small():
     from lm.probes.vocab import detect_style
     style = detect_style(split)
     assert style.period == "sep" and not style.lower
+
+
+def test_word_level_lowercase_merges_cases_when_training_and_encoding(tmp_path):
+    lines = ["She said. she came.", "He saw her; he left."]
+    tok = train_tokenizer("word", lines, split_punctuation=True, lowercase=True)
+    assert "She" not in tok.get_vocab() and "she" in tok.get_vocab()
+    tok.save(str(tmp_path / "t.json"))
+    back = Tokenizer.from_file(str(tmp_path / "t.json"))
+    assert back.encode("SHE Said.").tokens == ["she", "said", "."]
+    assert UNK not in back.encode("He saw her.").tokens
+    from lm.probes.vocab import detect_style
+    assert detect_style(back).lower

@@ -85,7 +85,8 @@ def tokenizer_for(source: Source, cfg: dict, cache_dir: Path) -> Tokenizer:
     start = time.perf_counter()
     tok = train_tokenizer(cfg["kind"], _lines(source, "train"), vocab_size=cfg.get("vocab_size"),
                           min_frequency=cfg.get("min_frequency", 1),
-                          split_punctuation=bool(cfg.get("split_punctuation", False)), show_progress=_tty())
+                          split_punctuation=bool(cfg.get("split_punctuation", False)),
+                          lowercase=bool(cfg.get("lowercase", False)), show_progress=_tty())
     log.info("tokenizer: %d types in %.1f s", tok.get_vocab_size(), time.perf_counter() - start)
     _atomic_write(path, lambda f: f.write(tok.to_str().encode()))
     return tok
