@@ -4,6 +4,10 @@ holds them too; printed when nothing has (train() called from Python or the comp
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import sys
+from pathlib import Path
 
 log = logging.getLogger("lm")
 
@@ -13,3 +17,14 @@ def say(text: str) -> None:
         log.info(text)
     else:
         print(text, flush=True)
+
+
+def console_command(name: str) -> str:
+    """How to start the console command `name` (lm-generate, ...) pasted into a fresh shell: the bare name when
+    PATH finds this installation's, else its path (.venv/bin/lm-generate from the checkout)."""
+    exe = Path(sys.executable).parent / name
+    found = shutil.which(name)
+    if found and Path(found).resolve() == exe.resolve():
+        return name
+    path = os.path.relpath(exe)
+    return str(exe) if path.startswith("..") else path

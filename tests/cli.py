@@ -8,10 +8,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_script(script, *overrides, timeout=300, env=None):
+def run_script(script, *overrides, timeout=300, env=None, cwd=ROOT):
     full_env = {**os.environ, "WANDB_MODE": "offline", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
                 "PYTHONWARNINGS": "ignore", **(env or {})}
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / script), *map(str, overrides)], cwd=ROOT,
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / script), *map(str, overrides)], cwd=cwd,
                           capture_output=True, text=True, timeout=timeout, env=full_env)
 
 

@@ -63,7 +63,7 @@ def test_fine_tuning_starts_from_the_checkpoint_and_validates_saves_and_tests_th
     best = min(float(r["val/loss"]) for r in metrics(stages / "tuned") if r.get("val/loss"))
     res = run_script("evaluate.py", f"ckpt={stages / 'tuned'}", "task=perplexity", "perplexity.split=valid",
                      "wandb=false", "plots=false", f"paths.cache_dir={stages / 'cache'}",
-                     f"hydra.run.dir={stages / 'eval'}")
+                     f"output_dir={stages / 'eval'}")
     assert res.returncode == 0, res.stderr[-3000:]
     ppl = json.loads((stages / "eval" / "results.json").read_text())["perplexity"][0]
     assert ppl["loss"] == pytest.approx(best, abs=1e-4)
@@ -94,7 +94,7 @@ def test_generation_probes_and_analyses_run_on_the_averaged_checkpoint(stages):
     gen = run_script("generate.py", f"ckpt={stages / 'tuned'}", "prompt=the", "max_new_tokens=5")
     assert gen.returncode == 0 and gen.stdout.strip(), gen.stderr[-2000:]
     ev = run_script("evaluate.py", f"ckpt={stages / 'tuned'}", "n_items=30", "wandb=false", "plots=false",
-                    f"hydra.run.dir={stages / 'probes'}")
+                    f"output_dir={stages / 'probes'}")
     assert ev.returncode == 0 and "agreement" in ev.stdout, ev.stderr[-2000:]
     an = run_script("analyze.py", f"ckpt={stages / 'tuned'}", "analysis=[agreement,gates]", "agreement.n_items=30",
                     "gates.n_items=10", "wandb=false", "threads=1", timeout=120)

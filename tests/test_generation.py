@@ -13,7 +13,8 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from lm.fast_decode import make_engine
-from lm.generation import TextStream, encode_prompt, generate, quote_text_overrides
+from lm.cli.generate import quote_text_overrides
+from lm.generation import TextStream, encode_prompt, generate
 from lm.model import RNNLM
 from lm.sample_callback import GenerateSamples
 from lm.tokenizer import decode, encode_lines, train_tokenizer

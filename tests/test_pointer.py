@@ -153,7 +153,7 @@ def test_evaluate_script_reports_the_pointer(tmp_path, tiny_checkpoint):
     out = tmp_path / "eval"
     res = run_script("evaluate.py", f"ckpt={tiny_checkpoint}", "task=perplexity", f"perplexity.file={text}",
                      "perplexity.batch_size=2", "perplexity.pointer.window=20", "perplexity.pointer.theta=0.5",
-                     "perplexity.pointer.lambda=0.25", "wandb=false", f"hydra.run.dir={out}",
+                     "perplexity.pointer.lambda=0.25", "wandb=false", f"output_dir={out}",
                      f"paths.cache_dir={tmp_path / 'cache'}")
     assert res.returncode == 0, res.stderr[-2000:]
     assert "cache pointer: window 20, theta 0.5, lambda 0.25" in res.stdout

@@ -111,7 +111,7 @@ def test_evaluate_reads_the_three_formats_for_two_runs_in_one_table(tmp_path, ti
     gym, stem, tab = write_gym(tmp_path), write_linzen(tmp_path), write_tab(tmp_path)
     out = tmp_path / "eval"
     res = run_script("evaluate.py", f"ckpt=[{ckpts[0]},{ckpts[1]}]", f"probes=[syntaxgym:{gym},{stem}.text,{tab}]",
-                     "wandb=false", "plots=false", f"hydra.run.dir={out}")
+                     "wandb=false", "plots=false", f"output_dir={out}")
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.splitlines()[0].split() == ["suite", "condition", "alpha", "beta"]
     for shown in ("prediction=0", "prediction=1", "n_attractors=1", "pattern=NOUN_CC_VERB", "type=generated",

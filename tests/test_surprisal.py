@@ -163,7 +163,7 @@ def test_task_surprisal_writes_the_apis_numbers_one_row_per_word(tmp_path, tiny_
     text.write_text("the dog runs\n\nThe Dogs run\n")
     out = tmp_path / "eval"
     res = run_script("evaluate.py", f"ckpt={tiny_checkpoint}", "task=surprisal", f"file={text}", "wandb=false",
-                     f"hydra.run.dir={out}")
+                     f"output_dir={out}")
     assert res.returncode == 0, res.stderr[-2000:]
     with open(out / "surprisal.tsv") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))

@@ -22,8 +22,9 @@ from types import MappingProxyType
 from typing import Mapping
 
 from lm.errors import UserError
+from lm.paths import shipped
 
-LEXICON_PATH = Path(__file__).resolve().parents[2] / "data" / "grammar" / "lexicon.json"
+LEXICON_PATH = shipped("data", "grammar", "lexicon.json")
 POS = ("noun", "name", "verb", "pronoun", "reflexive", "adjective", "preposition", "country", "language",
        "function", "punctuation")
 

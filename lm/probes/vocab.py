@@ -16,15 +16,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from tokenizers import Tokenizer
 
 from lm.data.lexicon import Lexicon, load_lexicon
 from lm.errors import UserError
+from lm.paths import shipped
 from lm.tokenizer import EOS, UNK, kind_of
 
-ENGLISH_PATH = Path(__file__).resolve().parents[2] / "data" / "probes" / "english.json"
+ENGLISH_PATH = shipped("data", "probes", "english.json")
 VOCABS = ("grammar", "english")
 PERIODS = ("sep", "attached", "eos")
 Pairs = tuple[tuple[str, str], ...]
