@@ -1,0 +1,9 @@
+"""Export a checkpoint as safetensors weights + config.json + tokenizer.json (lm/export.py).
+
+python scripts/export.py ckpt=outputs/builtin/<time> [out=DIR]
+"""
+
+from lm.cli import export
+
+if __name__ == "__main__":
+    export()
