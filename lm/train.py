@@ -7,24 +7,25 @@ import os
 import shlex
 import sys
 import warnings
+from datetime import timedelta
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.callbacks import Checkpoint, ModelCheckpoint, ProgressBar
+from pytorch_lightning.callbacks import Checkpoint, LearningRateMonitor, ModelCheckpoint, ProgressBar
 from pytorch_lightning.loggers import WandbLogger
 
 from lm import checkpoint
 from lm.checkpointing import AtomicCheckpointIO, Interrupted
-from lm.console import say
+from lm.console import console_command, say
 from lm.data.datamodule import LMDataModule
 from lm.device import cpu_has_bf16, set_threads
 from lm.errors import UserError
 from lm.model import SHAPE_ARGS, count_parameters
 from lm.module import LanguageModel, safe_exp
-from lm.tracking import make_loggers
+from lm.tracking import make_loggers, summarise_minima
 
 log = logging.getLogger(__name__)
 
@@ -144,8 +145,10 @@ def route_lightning_logs() -> None:
         logger.propagate = True
 
 
-def make_callbacks(cfg: DictConfig) -> list[pl.Callback]:
+def make_callbacks(cfg: DictConfig, has_logger: bool = True) -> list[pl.Callback]:
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    if not has_logger:  # logger=none: Lightning refuses a LearningRateMonitor with nothing to log to
+        callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     if not cfg.trainer.get("enable_progress_bar", True):  # trainer.enable_progress_bar=false drops the bar
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     if cfg.trainer.get("fast_dev_run"):  # a smoke test saves nothing (Lightning would still write last.ckpt)
@@ -164,17 +167,24 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if ckpt_path:  # what a kill during a checkpoint write left behind (lm/checkpointing.py)
         for tmp in ckpt_path.parent.glob(".*.ckpt.tmp"):
             tmp.unlink(missing_ok=True)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "tokenizer.json").write_text(module.tokenizer.to_str())
+    if not cfg.trainer.get("fast_dev_run"):  # a smoke test leaves no run directory (conf/debug/fast_dev_run.yaml)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "tokenizer.json").write_text(module.tokenizer.to_str())
     log.info("config:\n%s", OmegaConf.to_yaml(cfg, resolve=True).rstrip())
 
-    callbacks = make_callbacks(cfg)
     wandb_id = resumed["lm"].get("resume", {}).get("wandb_id") if resumed else None
-    loggers = make_loggers(cfg.get("logger"), run_dir, Path(cfg.paths.output_root), wandb_id)
+    # a smoke test logs nothing even with logger=... on the command line (Lightning would still make the folders)
+    loggers = [] if cfg.trainer.get("fast_dev_run") else \
+        make_loggers(cfg.get("logger"), run_dir, Path(cfg.paths.output_root), wandb_id)
+    callbacks = make_callbacks(cfg, has_logger=bool(loggers))
+    max_time = cfg.trainer.get("max_time")  # {minutes: 57}: Lightning would read a DictConfig as a string
+    extra = {"max_time": timedelta(**OmegaConf.to_container(max_time, resolve=True))} \
+        if OmegaConf.is_dict(max_time) else {}
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
-                                      plugins=[AtomicCheckpointIO()])
+                                      plugins=[AtomicCheckpointIO()], **extra)
     for lg in loggers:
         lg.log_hyperparams({**module.run_config, "model/params": count_parameters(module.model)})
+    summarise_minima(loggers)
 
     try:
         trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
@@ -197,7 +207,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         if isinstance(lg, WandbLogger):  # close the run now, so the summary below is the last thing printed
             lg.experiment.finish()
     if trainer.is_global_zero:
-        summary(metrics, best, run_dir)
+        summary(metrics, best, None if trainer.fast_dev_run else run_dir)
     return metrics
 
 
@@ -208,17 +218,22 @@ def command_line(*extra: str) -> str:
         overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("ckpt_path=")]
     except ValueError:  # not under @hydra.main
         overrides = []
+    if Path(sys.argv[0]).name.startswith("lm-"):  # a console command (lm-train)
+        return shlex.join([console_command(Path(sys.argv[0]).name), *overrides, *extra])
     python = os.path.relpath(sys.executable)  # .venv/bin/python from the repository root
     python = sys.executable if python.startswith("..") else python
     return shlex.join([python, sys.argv[0], *overrides, *extra])
 
 
-def summary(metrics: dict[str, float], best: str, run_dir: Path) -> None:
+def summary(metrics: dict[str, float], best: str, run_dir: Path | None) -> None:
     line = "  ".join(f"{k} {metrics[k]:.2f}" for k in ("val/ppl", "test/ppl") if k in metrics)
+    if run_dir is None:
+        say(f"\n== finished (fast_dev_run, nothing saved): {line}")
+        return
     probes = "  ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k.startswith("probe/"))
     if probes:
-        line += f"\n   {probes}   (full report: python scripts/evaluate.py ckpt={run_dir})"
+        line += f"\n   {probes}   (full report: {console_command('lm-evaluate')} ckpt={run_dir})"
     text = f"\n== finished: {line}\n   best checkpoint: {best or '(none saved)'}\n   run directory:   {run_dir}"
     if best:
-        text += f"\n   generate: python scripts/generate.py ckpt={run_dir} prompt=\"the\""
+        text += f"\n   generate: {console_command('lm-generate')} ckpt={run_dir} prompt=\"the\""
     say(text)

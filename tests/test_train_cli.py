@@ -87,23 +87,38 @@ def wandb_summary(tmp_path, run_dir):
     return json.loads(out.stdout)
 
 
+def val_losses(run):
+    return [float(line.split("val/loss")[1].split()[0]) for line in (run / "train.log").read_text().splitlines()
+            if "val/loss" in line and " step " in line]
+
+
 def test_wandb_offline_run_holds_the_logged_metrics_and_a_resume_continues_it(tmp_path):
     builtin = ["data.lines.train=400", "data.lines.valid=60", "data.lines.test=60"]
-    args = [a for a in tiny_train_args(tmp_path) if a != "logger=csv"] + builtin + [
+    args = [a for a in tiny_train_args(tmp_path) if a not in ("logger=csv", "callbacks.probes.n_items=0")] + builtin + [
         "logger=wandb", "trainer.log_every_n_steps=2", "callbacks.probes.every_n_steps=4",
-        "callbacks.probes.curve_items=8"]
+        "callbacks.probes.curve_items=8", "callbacks.probes.n_items=30", "trainer.max_epochs=2"]
     res = train_with_wandb(tmp_path, *args)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "logging offline" in res.stdout
     (run_dir,) = (tmp_path / "run" / "wandb").glob("offline-run-*")
     summary = wandb_summary(tmp_path, run_dir)
     logged = summary["summary"]
-    for key in ("val/ppl", "test/ppl", "train/loss", "train/tokens_per_s", "train/grad_norm", "lr",
+    for key in ("val/ppl", "test/ppl", "train/loss", "train/tokens_per_s", "train/grad_norm", "lr-AdamW",
                 "tokens_seen", "curve/agreement/acc", "curve/recall/range=train/acc"):
         assert key in logged, key
     # the probe curves drawn at the end of training travel with the run as an image
     (png,) = run_dir.glob("files/media/images/probe/curves_*.png")
     assert png.read_bytes()[:4] == b"\x89PNG"
+    # the tested model's probes: a few scalars, one table with every value, accuracy-by-distance images
+    probe_keys = sorted(k for k in logged if k.startswith("probe/") and isinstance(logged[k], (int, float)))
+    assert "probe/agreement/acc" in probe_keys and "probe/recall/range=test/acc" in probe_keys
+    assert all(k.endswith("/acc") and ("=" not in k or "/range=" in k) for k in probe_keys), probe_keys
+    assert logged["probe/results"]["_type"] == "table-file" and logged["probe/results"]["nrows"] > len(probe_keys)
+    assert list(run_dir.glob("files/media/images/probe/plot/agreement_distance_*.png"))
+    # the summary holds the best validation, not the last one
+    losses = val_losses(tmp_path / "run")
+    assert len(losses) == 2 and logged["val/loss"] == {"min": pytest.approx(min(losses), abs=1e-4)}
+    assert {"builtin", "data=builtin", "lstm"} <= set(summary.get("tags", [])), summary.get("tags")
     assert summary["state"] == "finished" and summary["name"] == "run" and summary["project"] == "lstm-lm"
     assert summary["config"]["model"]["hidden_size"] == 16 and summary["config"]["model/params"] > 0
     printed = float(res.stdout.split("test/ppl")[1].split()[0])  # the closing summary's number
@@ -180,3 +195,13 @@ def test_unknown_config_key_is_refused_with_the_hint(tmp_path):
     assert "Key 'hiden_size' is not in struct" in res.stderr and "model.hiden_size" in res.stderr
     assert "Traceback" not in res.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_fast_dev_run_leaves_no_file_where_it_runs(tmp_path):
+    work, cache = tmp_path / "work", tmp_path / "cache"
+    work.mkdir()
+    args = [a for a in text_args(tmp_path) if not a.startswith(("hydra.run.dir", "paths."))]
+    res = run_script("train.py", *args, "debug=fast_dev_run", f"paths.cache_dir={cache}", cwd=work)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "fast_dev_run, nothing saved" in res.stdout and "val/ppl" in res.stdout
+    assert list(work.iterdir()) == []  # no outputs/, .hydra/, train.log, tokenizer.json or checkpoint
