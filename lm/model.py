@@ -225,6 +225,16 @@ class RNNLM(nn.Module):
         return float(macs)
 
 
+def cluster_share(model: RNNLM, ids) -> list[float] | None:
+    """Fraction of the targets `ids` (token ids, array-like) in each tail cluster of an adaptive softmax: what
+    macs_per_token needs to count the work of training or scoring that text; None for a full softmax."""
+    if not model.adaptive:
+        return None
+    counts = torch.bincount(torch.as_tensor(ids, dtype=torch.long).flatten(), minlength=model.vocab_size).double()
+    bounds = model.decoder.cutoffs
+    return [float(counts[lo:hi].sum() / counts.sum()) for lo, hi in zip(bounds, bounds[1:])]
+
+
 def map_state(fn, state: State | None) -> State | None:
     """fn applied to the hidden state, or to h and c of an LSTM."""
     if state is None:

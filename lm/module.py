@@ -15,7 +15,7 @@ from pytorch_lightning.loggers import WandbLogger
 from lm import rng
 from lm.checkpoint import FORMAT
 from lm.errors import Diverged
-from lm.model import RNNLM, count_parameters, detach_state, map_state
+from lm.model import RNNLM, cluster_share, count_parameters, detach_state, map_state
 from lm.ntasgd import NTASGD
 from lm.regularizers.activation import activation_penalty, temporal_penalty
 from lm.tokenizer import load_tokenizer
@@ -23,6 +23,14 @@ from lm.tokenizer import load_tokenizer
 log = logging.getLogger(__name__)
 NONFINITE = ("stop", "skip")
 MAX_SKIPS = 100  # nonfinite=skip: this many non-finite steps in a row stop the run all the same
+
+
+def batch_rows(batch) -> int:  # batch: (inputs, targets), each (B, T)
+    return batch[0].shape[0]
+
+
+def batch_tokens(batch) -> int:
+    return batch[0].numel()
 
 
 class LanguageModel(pl.LightningModule):
@@ -70,7 +78,17 @@ class LanguageModel(pl.LightningModule):
             if monitored is not None:
                 self._step_epoch_schedulers(float(monitored))
 
+    def on_fit_start(self):
+        # FLOPs per token for Lightning's ThroughputMonitor (FLOP/s and, on a known GPU, model-FLOPs utilisation):
+        # 2 per multiply-add forward, 3x that in training; an adaptive softmax's tails by their share of targets
+        ids = getattr(getattr(self.trainer, "datamodule", None), "ids", {}).get("train")
+        self._macs = self.model.macs_per_token(cluster_share(self.model, ids) if ids is not None else None)
+
+    def on_validation_batch_start(self, batch, batch_idx, dataloader_idx=0):
+        self.flops_per_batch = 2 * getattr(self, "_macs", 0.0) * batch[0].numel()
+
     def on_train_batch_start(self, batch, batch_idx):
+        self.flops_per_batch = 6 * getattr(self, "_macs", 0.0) * batch[0].numel()
         if self._resume:  # the first step after a resume draws what the interrupted run would have drawn next
             rng.restore(self._resume["rng"])
             if (state := self._resume.get("state")) is not None:
@@ -148,7 +166,6 @@ class LanguageModel(pl.LightningModule):
             self.check_finite()
             now = time.perf_counter()
             self.log("train/tokens_per_s", tokens / max(now - start, 1e-9), prog_bar=True)
-            self.log("lr", self.optimizers().param_groups[0]["lr"])
             if self.hparams.nonfinite == "skip":
                 self.log("train/skipped_steps", float(self._skips))
             self._clock = (now, 0)

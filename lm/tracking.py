@@ -8,6 +8,8 @@ from pathlib import Path
 
 from hydra.utils import instantiate
 from omegaconf import DictConfig
+from pytorch_lightning.loggers import WandbLogger
+from pytorch_lightning.utilities import rank_zero_only
 
 from lm.console import say
 from lm.errors import UserError
@@ -63,3 +65,12 @@ def run_name(run_dir: Path, output_root: Path | None) -> str:
         return str(Path(run_dir).resolve().relative_to(Path(output_root).resolve()))
     except (TypeError, ValueError):
         return Path(run_dir).name
+
+
+@rank_zero_only
+def summarise_minima(loggers: list) -> None:
+    """W&B's run summary shows the best val/loss and val/ppl, not the last ones."""
+    for lg in loggers:
+        if isinstance(lg, WandbLogger):
+            for key in ("val/loss", "val/ppl"):
+                lg.experiment.define_metric(key, summary="min")

@@ -38,7 +38,7 @@ from omegaconf import open_dict
 from lm import checkpoint
 from lm.fast_decode import linear_op
 from lm.generation import generate
-from lm.model import RNNLM
+from lm.model import RNNLM, cluster_share
 from lm.probes.scoring import Scorer
 from lm.train import build, quiet_known_warnings
 
@@ -136,16 +136,6 @@ def compose_cfg(case: Case, precision: str, extra: list[str], args, run_dir: Pat
     return cfg
 
 
-def cluster_share(module, ids: np.ndarray) -> list[float] | None:
-    """Fraction of training targets in each tail cluster of an adaptive softmax."""
-    model = module.model
-    if not model.adaptive:
-        return None
-    counts = np.bincount(np.asarray(ids), minlength=model.vocab_size)
-    bounds = model.decoder.cutoffs
-    return [float(counts[lo:hi].sum() / counts.sum()) for lo, hi in zip(bounds, bounds[1:])]
-
-
 def lightning_run(case: Case, precision: str, extra: list[str], args, run_dir: Path) -> dict:
     quiet_known_warnings()
     cfg = compose_cfg(case, precision, extra, args, run_dir)
@@ -157,7 +147,7 @@ def lightning_run(case: Case, precision: str, extra: list[str], args, run_dir: P
                          logger=pl.loggers.CSVLogger(run_dir), enable_checkpointing=False)
     trainer.fit(module, datamodule=data)  # validates on the whole valid split after the last step
     trainer.save_checkpoint(run_dir / "model.ckpt")
-    macs = module.model.macs_per_token(cluster_share(module, data.ids["train"]))
+    macs = module.model.macs_per_token(cluster_share(module.model, np.asarray(data.ids["train"])))
     tps = clock.tokens / (clock.t1 - clock.t0)
     return {"steps": trainer.global_step, "tokens": trainer.global_step * cfg.data.batch_size * cfg.data.bptt,
             "tokens_per_s": tps, "val_ppl": float(trainer.callback_metrics["val/ppl"]),

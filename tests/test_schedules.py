@@ -45,13 +45,13 @@ def test_a_run_with_optim_adamw_cosine_decays_over_its_own_steps(tmp_path):
     res = run_script("train.py", *args)
     assert res.returncode == 0, res.stderr[-3000:]
     with open(next((tmp_path / "run").rglob("metrics.csv")), newline="") as f:
-        lr = [(int(r["step"]), float(r["lr"])) for r in csv.DictReader(f) if r.get("lr")]
+        lr = [(int(r["step"]), float(r["lr-AdamW"])) for r in csv.DictReader(f) if r.get("lr-AdamW")]
     steps = [s for s, _ in lr]
     total = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
     base = 0.004
-    # logged after step s's update, the lr is the one step s+1 will use: rising over the warm-up, then falling
-    # across the epoch boundary (a per-step schedule, not a per-epoch one) to ~0 at the run's last step
-    assert lr[0][1] == pytest.approx(base * 2 / 3, rel=1e-4)
+    # LearningRateMonitor logs the lr step s uses, before it: rising over the warm-up, then falling across the
+    # epoch boundary (a per-step schedule, not a per-epoch one) to ~0 at the run's last step
+    assert lr[0] == (0, pytest.approx(base / 3, rel=1e-4))
     assert max(v for _, v in lr) == pytest.approx(base, rel=0.05)
     assert lr[-1][1] < base * 0.02 and steps[-1] >= total - 2
 

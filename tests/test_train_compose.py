@@ -106,3 +106,15 @@ def test_every_experiment_composes_and_builds_its_model_and_callbacks(experiment
     RNNLM(vocab_size=max(60, *(model_args.get("cutoffs") or [0])) + 10, **model_args)
     for name, spec in cfg.callbacks.items():
         assert instantiate(spec) is not None, name
+
+
+def test_throughput_monitor_logs_the_model_flops_of_each_token(tmp_path):
+    train(tiny_cfg(tmp_path, "tp", "logger=csv", "callbacks.throughput.window_size=2", "trainer.log_every_n_steps=1",
+                   "test=false"))
+    rows = list(csv.DictReader(open(tmp_path / "tp" / "csv" / "version_0" / "metrics.csv")))
+    tp = [r for r in rows if r.get("train/device/flops_per_sec")]
+    assert tp and any(r.get("lr-AdamW") for r in rows)
+    model = checkpoint.load(tmp_path / "tp").model
+    for r in tp:  # FLOPs per token: 2 per multiply-add, forward and backward (x3)
+        per_token = float(r["train/device/flops_per_sec"]) / float(r["train/device/items_per_sec"])
+        assert per_token == pytest.approx(6 * model.macs_per_token(), rel=1e-6)

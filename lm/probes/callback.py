@@ -1,7 +1,9 @@
 """Lightning callback: the built-in probe suites on the model, during training and at its end.
 
 - At the end of testing (the tested, best checkpoint): probe/<suite>/acc and probe/<suite>/<field>=<value>/acc to
-  every logger, beside the loss curves; with a W&B logger also a table "probe/results".
+  every logger but W&B. W&B gets a handful of scalars (probe/<suite>/acc and .../range=<r>/acc), every value in
+  one table "probe/results", and the accuracy-by-distance plots as images probe/plot/<suite>_<field>, also written
+  to <run dir>/plots/.
 - With `every_n_steps > 0`, also on the training model every that many optimizer steps (and before the first):
   curve/<suite>/acc and curve/<suite>/range=<train|test|beyond>/acc with `tokens_seen`, to every logger and
   to probe_curve.csv in the run directory, so one sees when agreement, gender and recall are learned (or lost).
@@ -28,7 +30,7 @@ from pytorch_lightning.utilities import rank_zero_only
 
 from lm.probes import catalog
 from lm.probes.evaluate import score_suite
-from lm.probes.plots import plot_curves
+from lm.probes.plots import plot_curves, plot_suites
 from lm.probes.scoring import Scorer
 from lm.probes.suites import BUILTIN_SUITES
 from lm.probes.vocab import load_vocab
@@ -138,20 +140,27 @@ class ProbeCallback(pl.Callback):
     def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not self.suites or self.options.n_items <= 0 or getattr(pl_module, "tokenizer", None) is None:
             return
-        self.rows = self._score(pl_module, self.options)
+        items: dict[str, list[dict]] = {}
+        self.rows = self._score(pl_module, self.options, items=items)
         self.metrics = metrics = probe_metrics(self.rows)
         for logger in trainer.loggers:
-            logger.log_metrics(metrics, step=trainer.global_step)
-            if callable(getattr(logger, "log_table", None)):  # WandbLogger
-                logger.log_table(key=self.key, columns=TABLE_COLUMNS,
-                                 data=[[r[c] for c in TABLE_COLUMNS] for r in self.rows])
+            if not isinstance(logger, WandbLogger):
+                logger.log_metrics(metrics, step=trainer.global_step)
+                continue
+            headline = probe_metrics([r for r in self.rows if r["field"] in CURVE_FIELDS])
+            logger.log_metrics(headline, step=trainer.global_step)
+            logger.log_table(key=self.key, columns=TABLE_COLUMNS, data=[[r[c] for c in TABLE_COLUMNS] for r in self.rows])
+            plots = plot_suites({suite: {"model": its} for suite, its in items.items()},
+                                Path(trainer.default_root_dir) / "plots")
+            for png in plots:
+                logger.log_image(key=f"probe/plot/{png.stem}", images=[str(png)], step=trainer.global_step)
         summary = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k.count("/") == 2)
         log.info("probes: %s", summary)
 
-    def _score(self, pl_module, options, curve: bool = False) -> list[dict]:
+    def _score(self, pl_module, options, curve: bool = False, items: dict | None = None) -> list[dict]:
         config = getattr(pl_module, "run_config", {})
         if not curve:
-            return self.run(pl_module.model, pl_module.tokenizer, config, options)
+            return self.run(pl_module.model, pl_module.tokenizer, config, options, items)
         if self._suites_cache is None or self._suites_cache[0] is not pl_module.tokenizer:
             self._suites_cache = (pl_module.tokenizer, self.suites_for(pl_module.tokenizer, config, options))
         return self.score(pl_module.model, pl_module.tokenizer, self._suites_cache[1])
@@ -161,10 +170,17 @@ class ProbeCallback(pl.Callback):
         vocab = catalog.english_for([tokenizer]) if name == "english" else load_vocab("grammar")
         return [catalog.builtin_for(s, vocab, tokenizer, options or self.options) for s in self.suites]
 
-    def score(self, model, tokenizer, suites: list) -> list[dict]:
+    def score(self, model, tokenizer, suites: list, items: dict | None = None) -> list[dict]:
+        """Result rows of every suite; `items`, when given, receives each suite's scored items by suite name."""
         scorer = Scorer(model, tokenizer, self.precision)
-        return [row for suite in suites for row in score_suite(scorer, suite, None)[0]]
+        rows = []
+        for suite in suites:
+            r, its, _ = score_suite(scorer, suite, None)
+            rows += r
+            if items is not None:
+                items[suite.name] = its
+        return rows
 
-    def run(self, model, tokenizer, config: dict | None = None, options=None) -> list[dict]:
+    def run(self, model, tokenizer, config: dict | None = None, options=None, items: dict | None = None) -> list[dict]:
         """Result rows (lm.probes.report) of every suite on this model."""
-        return self.score(model, tokenizer, self.suites_for(tokenizer, config, options))
+        return self.score(model, tokenizer, self.suites_for(tokenizer, config, options), items)
