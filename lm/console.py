@@ -19,6 +19,11 @@ def say(text: str) -> None:
         print(text, flush=True)
 
 
+def watched() -> bool:
+    """Progress bars only where someone watches (a terminal), not in logs and CI output."""
+    return sys.stderr.isatty()
+
+
 def console_command(name: str) -> str:
     """How to start the console command `name` (lm-generate, ...) pasted into a fresh shell: the bare name when
     PATH finds this installation's, else its path (.venv/bin/lm-generate from the checkout)."""

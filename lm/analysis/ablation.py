@@ -13,10 +13,12 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from lm.analysis.agreement import batch_margins, score_batch
-from lm.cells import ExplicitRNN
 from lm.analysis.items import Item
+from lm.cells import ExplicitRNN
+from lm.console import watched
 
 Unit = tuple[int, int]  # (layer, unit)
 
@@ -61,7 +63,8 @@ def ablated_margins(model, items: Sequence[Item], units: Sequence[Unit | None], 
     if model.training:
         raise ValueError("ablation replays the model in eval mode: call model.eval() first")
     out = np.zeros((len(units), len(items)))
-    for start in range(0, len(items), chunk):
+    for start in tqdm(range(0, len(items), chunk), desc=f"ablating {len(units)} units", unit=" chunks", leave=False,
+                      disable=not watched()):
         part = items[start:start + chunk]
         cols = slice(start, start + len(part))
         batch = score_batch(part)
@@ -79,11 +82,6 @@ def ablated_margins(model, items: Sequence[Item], units: Sequence[Unit | None], 
                 m = batch_margins(model, from_layer(model, x, layer, mask), batch.repeat(len(some)))
                 out[some, cols] = m.numpy().reshape(len(some), len(part))
     return out
-
-
-def ablated_correct(model, items: Sequence[Item], units: Sequence[Unit | None], **kw) -> np.ndarray:
-    """correct[k, n]: is item n right with units[k] removed? (K, N) bool."""
-    return ablated_margins(model, items, units, **kw) > 0
 
 
 def rank_units(model, items: Sequence[Item], units: Sequence[Unit] | None = None, **kw) -> tuple[dict, list[dict]]:

@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import socket
-import sys
 import time
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import numpy as np
 from tokenizers import Tokenizer
 from tqdm.auto import tqdm
 
+from lm.console import watched
 from lm.data.sources import Source, digest
 from lm.errors import UserError
 from lm.tokenizer import encode_lines, train_tokenizer
@@ -86,7 +86,7 @@ def tokenizer_for(source: Source, cfg: dict, cache_dir: Path) -> Tokenizer:
     tok = train_tokenizer(cfg["kind"], _lines(source, "train"), vocab_size=cfg.get("vocab_size"),
                           min_frequency=cfg.get("min_frequency", 1),
                           split_punctuation=bool(cfg.get("split_punctuation", False)),
-                          lowercase=bool(cfg.get("lowercase", False)), show_progress=_tty())
+                          lowercase=bool(cfg.get("lowercase", False)), show_progress=watched())
     log.info("tokenizer: %d types in %.1f s", tok.get_vocab_size(), time.perf_counter() - start)
     _atomic_write(path, lambda f: f.write(tok.to_str().encode()))
     return tok
@@ -137,7 +137,7 @@ def _build(source: Source, split: str, tok: Tokenizer, meta_path: Path, bin_path
 
     def write(f):
         nonlocal count
-        for batch in tqdm(source.batches(split), desc=f"tokenizing {split}", unit=" batches", disable=not _tty(),
+        for batch in tqdm(source.batches(split), desc=f"tokenizing {split}", unit=" batches", disable=not watched(),
                           leave=False):
             ids = np.fromiter((i for line in encode_lines(tok, batch) for i in line), dtype=dtype)
             f.write(ids.tobytes())
@@ -146,12 +146,7 @@ def _build(source: Source, split: str, tok: Tokenizer, meta_path: Path, bin_path
     _atomic_write(bin_path, write)  # .bin before .json: a .json on disk means its .bin was written
     meta = {"dtype": dtype.name, "length": count, "split": split, "vocab": tok.get_vocab_size()}
     _atomic_write(meta_path, lambda f: f.write(json.dumps(meta).encode()))
-    log.debug("token cache: %s split, %s tokens in %.1f s", split, f"{count:,}", time.perf_counter() - start)
-
-
-def _tty() -> bool:
-    """Progress bars only where someone watches (a terminal), not in logs and CI output."""
-    return sys.stderr.isatty()
+    log.info("token cache: %s split, %s tokens in %.1f s", split, f"{count:,}", time.perf_counter() - start)
 
 
 def token_ids(source: Source, split: str, tok: Tokenizer, cache_dir: Path) -> np.ndarray:

@@ -9,11 +9,16 @@ from __future__ import annotations
 import codecs
 import hashlib
 import json
+import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from lm.console import watched
 from lm.errors import UserError
+
+log = logging.getLogger(__name__)
 
 SPLITS = ("train", "valid", "test")
 BATCH_LINES = 10_000
@@ -90,13 +95,20 @@ class HubSource(Source):
 
     def batches(self, split):
         import datasets
-        datasets.disable_progress_bars()
+        if watched():  # datasets' own download and preparation bars
+            datasets.enable_progress_bars()
+        else:
+            datasets.disable_progress_bars()
+        log.info("loading %s%s (%s) from the Hugging Face hub; datasets caches it, later runs start at once",
+                 self.path, f"/{self.config_name}" if self.config_name else "", self.hub_splits[split])
+        start = time.perf_counter()
         try:
             ds = datasets.load_dataset(self.path, self.config_name, split=self.hub_splits[split])
         except Exception as e:  # no network, hub down, unknown name: datasets raises many types
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise UserError(f"could not load {self.path}/{self.config_name or ''} from the Hugging Face hub "
                             f"({first[:160]}); {OFFLINE_HINT}") from None
+        log.info("hub dataset: %s rows in %.1f s", f"{len(ds):,}", time.perf_counter() - start)
         if self.text_field not in ds.column_names:
             raise UserError(f"hub dataset {self.path} has no column {self.text_field!r} (columns: "
                             f"{', '.join(ds.column_names)}): set data.text_field")

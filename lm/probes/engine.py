@@ -33,7 +33,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
+from lm.console import watched
 from lm.device import cpu_has_bf16
 from lm.model import RNNLM, map_state
 from lm.probes.decoders import AdaptiveDecoder, ExactDecoder, ShiftedDecoder
@@ -110,12 +112,13 @@ def run_rows(net: RNNLM, tokens: torch.Tensor, lengths: torch.Tensor, state=None
 class LogProbEngine:
     """Scores Requests with one model; see the module docstring for how the work is batched."""
 
-    def __init__(self, model: RNNLM, precision: str = "auto", max_tokens: int = 65536):
+    def __init__(self, model: RNNLM, precision: str = "auto", max_tokens: int = 65536, progress: bool = False):
+        """progress: a progress bar over the requests, on a terminal (the scripts; not the training callback)."""
         if max_tokens < 1:
             raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
         self.device = next(model.parameters()).device
         self.precision = resolve_precision(precision, model, self.device)
-        self.model, self.net, self.max_tokens = model, model, max_tokens
+        self.model, self.net, self.max_tokens, self.progress = model, model, max_tokens, progress
         if self.precision == "bf16":
             self.net = copy.deepcopy(model).to(torch.bfloat16).eval()
         if model.adaptive:  # only the targets' clusters, log-softmax in fp32 (lm/adaptive.py)
@@ -147,8 +150,13 @@ class LogProbEngine:
         try:
             with torch.inference_mode():
                 order = sorted(range(len(requests)), key=lambda i: (len(requests[i].context), requests[i].context))
-                return [(chunk, self._score_chunk([requests[i] for i in chunk], per_token))
-                        for chunk in self._chunks(order, requests)]
+                out = []
+                with tqdm(total=len(requests), desc="scoring", unit=" requests", leave=False,
+                          disable=not (self.progress and watched())) as bar:
+                    for chunk in self._chunks(order, requests):
+                        out.append((chunk, self._score_chunk([requests[i] for i in chunk], per_token)))
+                        bar.update(len(chunk))
+                return out
         finally:
             self.model.train(was_training)
 

@@ -138,7 +138,7 @@ def run_probes(cfg: DictConfig, ckpts: list[Checkpoint]) -> dict:
     precision = common_precision(cfg.precision, [c.model for c in ckpts])
     rows, summaries, items = [], [], {}
     for c in ckpts:
-        scorer = Scorer(c.model, c.tokenizer, precision, cfg.max_tokens)
+        scorer = Scorer(c.model, c.tokenizer, precision, cfg.max_tokens, progress=True)
         for suite in suites[c.label]:
             r, its, summary = score_suite(scorer, suite, group_by)
             rows += [{"ckpt": c.label} | x for x in r]

@@ -16,27 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 
 from lm.model import RNNLM
 from lm.probes.encoding import Encoded, PairEncoder, warn_oov
 from lm.probes.engine import LogProbEngine, Request
 from lm.probes.records import Pair
-
-
-def token_logprobs(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """log softmax(logits)[target] per row: logits (N, V), targets (N,) -> (N,) fp32."""
-    if logits.dim() != 2 or targets.shape != logits.shape[:1]:
-        raise ValueError(f"logits must be (N, V) and targets (N,), got {tuple(logits.shape)} and "
-                         f"{tuple(targets.shape)}")
-    logits = logits.float()
-    return logits.gather(1, targets[:, None].long())[:, 0] - torch.logsumexp(logits, dim=1)
-
-
-def continuation_logprob(logits: torch.Tensor, targets: torch.Tensor) -> float:
-    """log p(targets) = sum_t log softmax(logits_t)[targets_t]; logits (T, V) are the outputs that predict
-    each target (the output at the context's last token predicts targets[0])."""
-    return float(token_logprobs(logits, targets).double().sum())
 
 
 def pair_correct(good: float, bad: list[float] | tuple[float, ...]) -> bool:
@@ -65,9 +49,9 @@ class Scorer:
     sentence pair, Score.good / .bad leave out the tokens both sides share at the start (equal on both)."""
 
     def __init__(self, model: RNNLM, tokenizer, precision: str = "auto", max_tokens: int = 65536,
-                 end_with_eos: bool = True):
+                 end_with_eos: bool = True, progress: bool = False):
         self.encoder = PairEncoder(tokenizer, end_with_eos)
-        self.engine = LogProbEngine(model, precision, max_tokens)
+        self.engine = LogProbEngine(model, precision, max_tokens, progress)
         self.eos, self.end_with_eos = self.encoder.eos, end_with_eos
 
     @property
