@@ -6,7 +6,7 @@ import pytest
 
 from lm.errors import UserError
 from lm.probes.catalog import file_suites
-from lm.probes.records import Pair, parse_record, read_dir, read_jsonl, write_jsonl
+from lm.probes.records import Pair, parse_record, read_dir, read_jsonl
 
 BLIMP = {"sentence_good": "Who should Derek hug after shocking Richard?",
          "sentence_bad": "Who should Derek hug Richard after shocking?", "field": "syntax",
@@ -39,7 +39,9 @@ def test_prefix_records_keep_every_other_field_as_metadata(tmp_path):
 
 def test_pairs_write_and_read_back(tmp_path):
     pairs = [Pair("run", ("runs",), "the dogs", {"distance": 1}), Pair("a b", ("b a", "a a"), None, {"k": "v"})]
-    back = read_jsonl(write_jsonl(pairs, tmp_path / "out.jsonl")).pairs
+    path = tmp_path / "out.jsonl"
+    path.write_text("".join(json.dumps(p.record()) + "\n" for p in pairs), encoding="utf-8")
+    back = read_jsonl(path).pairs
     assert [(p.good, p.bad, p.prefix, p.meta) for p in back] == [(p.good, p.bad, p.prefix, p.meta) for p in pairs]
 
 

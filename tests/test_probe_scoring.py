@@ -11,7 +11,7 @@ from lm.model import RNNLM
 from lm.probes.encoding import PairEncoder, critical_words
 from lm.probes.engine import LogProbEngine, Request, resolve_precision
 from lm.probes.records import Pair
-from lm.probes.scoring import Scorer, continuation_logprob, pair_correct, token_logprobs
+from lm.probes.scoring import Scorer, pair_correct
 from lm.tokenizer import eos_id, train_tokenizer
 
 LINES = ["the cat sees the dog .", "the dogs see the cat .", "a cat and a dog run .", "the dog runs ."] * 4
@@ -31,20 +31,6 @@ def tiny(tok, cell="lstm", seed=0):
 
 
 # --- pure functions ---------------------------------------------------------------------------------------------
-
-def test_token_logprobs_is_log_softmax_at_the_targets():
-    logits = torch.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
-    got = token_logprobs(logits, torch.tensor([2, 0]))
-    assert torch.allclose(got, torch.tensor([3 - math.log(math.e + math.e ** 2 + math.e ** 3), -math.log(3)]))
-    assert continuation_logprob(logits, torch.tensor([2, 0])) == pytest.approx(float(got.sum()))
-
-
-def test_token_logprobs_rejects_mismatched_shapes():
-    with pytest.raises(ValueError, match="logits"):
-        token_logprobs(torch.zeros(3, 4), torch.zeros(2, dtype=torch.long))
-    with pytest.raises(ValueError, match="logits"):
-        token_logprobs(torch.zeros(4), torch.zeros(4, dtype=torch.long))
-
 
 def test_pair_correct_needs_strictly_higher_good_than_every_bad():
     assert pair_correct(-1.0, [-2.0, -3.0])

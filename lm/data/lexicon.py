@@ -100,16 +100,6 @@ class Lexicon:
         table = self.reflexives if reflexive else self.pronouns
         return table["pl" if number == "pl" else gender]
 
-    def counterpart(self, word: str) -> str:
-        """The other-gender noun of the same number: king <-> queen, fathers <-> mothers."""
-        w = self.words[word]
-        for g, pairs in self.gendered_nouns.items():
-            for i, pair in enumerate(pairs):
-                if word in pair:
-                    other = self.gendered_nouns["f" if g == "m" else "m"][i]
-                    return other[pair.index(word)]
-        raise ValueError(f"{word!r} ({w.pos}) is not a gendered noun")
-
 
 def _pairs(rows) -> tuple[tuple[str, str], ...]:
     return tuple((str(sg), str(pl)) for sg, pl in rows)

@@ -14,10 +14,10 @@ evaluate.py (the logic behind scripts/evaluate.py).
 from lm.probes.readers import read_suites
 from lm.probes.records import Pair, Suite, read_dir, read_jsonl
 from lm.probes.report import accuracy_by, wilson_interval
-from lm.probes.scoring import Score, Scorer, continuation_logprob, pair_correct, token_logprobs
+from lm.probes.scoring import Score, Scorer, pair_correct
 from lm.probes.suites import BUILTIN_SUITES, builtin_suite
 from lm.probes.surprisal import SurprisalScorer, TokenSurprisal, WordSurprisal
 
-__all__ = ["Pair", "Suite", "read_jsonl", "read_dir", "read_suites", "Scorer", "Score", "continuation_logprob",
-           "token_logprobs", "pair_correct", "accuracy_by", "wilson_interval", "builtin_suite", "BUILTIN_SUITES",
+__all__ = ["Pair", "Suite", "read_jsonl", "read_dir", "read_suites", "Scorer", "Score",
+           "pair_correct", "accuracy_by", "wilson_interval", "builtin_suite", "BUILTIN_SUITES",
            "SurprisalScorer", "TokenSurprisal", "WordSurprisal"]

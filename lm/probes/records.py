@@ -131,12 +131,3 @@ def read_dir(path: str | Path, limit: int | None = None) -> list[Suite]:
     if not files:
         raise UserError(f"{p}: empty suite directory, no *.jsonl files in it")
     return [read_jsonl(f, limit=limit) for f in files]
-
-
-def write_jsonl(pairs: Iterable[Pair], path: str | Path) -> Path:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    with open(p, "w", encoding="utf-8") as f:
-        for pair in pairs:
-            f.write(json.dumps(pair.record()) + "\n")
-    return p

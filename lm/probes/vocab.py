@@ -61,9 +61,6 @@ class ProbeVocab:
         out.update(w for cl in self.countries for w in cl)
         return out
 
-    def language_of(self, country: str) -> str:
-        return dict(self.countries)[country]
-
 
 NEEDS = {  # word classes each built-in suite draws from
     "agreement": ("animate", "inanimate", "prepositions", "adjectives", "verbs.intransitive", "verbs.transitive",
