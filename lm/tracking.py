@@ -53,7 +53,8 @@ def make_loggers(cfg: DictConfig | None, run_dir: Path, output_root: Path | None
         except Exception as e:  # Hydra wraps the ImportError in an InstantiationException
             if not (isinstance(e, ImportError) or isinstance(e.__cause__, ImportError) or "ModuleNotFound" in str(e)):
                 raise
-            raise UserError(f"logger={name} needs a package that is not installed (pip install {name}), "
+            raise UserError(f"logger={name} needs a package that is not installed (pip install {name}, or the "
+                            f"package's [{name}] extra: pip install -e '.[{name}]' in a checkout), "
                             "or choose logger=wandb|csv|none") from None
     return loggers
 

@@ -172,6 +172,7 @@ BAD = {
     "not a checkpoint": (lambda t: [f"ckpt_path={t}/run/tokenizer.json"], "is not a checkpoint of this project"),
     "weight drop of 1": (lambda t: ["model.weight_drop=1.0"], "model.weight_drop must be in [0, 1)"),
     "init_from nowhere": (lambda t: [f"init_from={t}/nowhere"], "no checkpoint at"),
+    "logger not installed": (lambda t: ["logger=tensorboard"], "pip install -e '.[tensorboard]'"),
 }
 
 
@@ -187,6 +188,7 @@ def test_bad_input_gives_one_clear_line_and_leaves_earlier_runs_untouched(traine
     assert "Traceback" not in res.stderr
     after = snapshot(tmp / "run", tmp / "cache")
     assert {p: after.get(p) for p in before} == before  # new cache entries may appear; nothing earlier changes
+    assert not (tmp / "bad_run").exists()  # the refused run leaves no folder
 
 
 def test_unknown_config_key_is_refused_with_the_hint(tmp_path):

@@ -5,6 +5,7 @@ lm/conf. The work itself is imported inside each app, so that `--help` and a mis
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from lm.config import register_resolvers
-from lm.errors import UserError, exit_on_user_error
+from lm.errors import Diverged, UserError, exit_on_user_error
 from lm.paths import shipped
 
 CONF_DIR = str(shipped("conf"))
@@ -37,7 +38,22 @@ def require_ckpt(cfg: DictConfig) -> None:
 def _train(cfg: DictConfig) -> float | None:
     from lm.train import train as run
 
-    return run(cfg).get("val/loss")  # the value a sweeper minimises
+    try:
+        return run(cfg).get("val/loss")  # the value a sweeper minimises
+    except UserError as e:
+        if not isinstance(e, Diverged):  # a diverged run keeps its log and checkpoints
+            drop_unused(Path(cfg.paths.run_dir))
+        raise
+
+
+HYDRA_ONLY = {".hydra", "train.log", "tokenizer.json"}
+
+
+def drop_unused(run_dir: Path) -> None:
+    """A run refused before it trained leaves no folder behind: remove the run directory when it holds only what
+    Hydra and the set-up wrote (an existing run's directory, with checkpoints, stays as it is)."""
+    if run_dir.is_dir() and {p.name for p in run_dir.iterdir()} <= HYDRA_ONLY:
+        shutil.rmtree(run_dir)
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="generate")
