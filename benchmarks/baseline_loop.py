@@ -4,7 +4,7 @@ so it measures only what torch itself costs. Style follows pytorch/examples
 word_language_model.
 
 Example:
-    python scripts/baseline_loop.py --data /work/shared/data/ptb --tied --max-steps 200 --json out.json
+    python -m benchmarks.baseline_loop --data /work/shared/data/ptb --tied --max-steps 200 --json out.json
 """
 import argparse
 import json

@@ -1,7 +1,7 @@
 """Generation speed and quality on the CPU: the pytorch/examples sampling loop vs lm.generate's engines.
 
-    python scripts/bench_generate.py                         # random 2x650 model, V from PTB's train split
-    python scripts/bench_generate.py --ckpt outputs/ptb_medium/<time> --json bench.json
+    python -m benchmarks.generation                         # random 2x650 model, V from PTB's train split
+    python -m benchmarks.generation --ckpt outputs/ptb_medium/<time> --json bench.json
 
 Prints markdown tables: tokens/s and ms/token single stream at each length and batched, then the mean
 log-prob per token of PTB test text (teacher forced, one step per token) under each engine vs fp32.

@@ -1,8 +1,8 @@
 """How fast minimal pairs are scored: BLiMP-sized sentence pairs through a 2x650 tied word model (PTB size).
 
-    python scripts/bench_probes.py                                  67,000 pairs, random 2x650 model, V=10,000
-    python scripts/bench_probes.py --ckpt outputs/ptb/<time> --pairs pairs.jsonl --json bench.json
-    python scripts/bench_probes.py --ckpt <run> --baseline 2000 --syntaxgym 2000   + SyntaxGym items, and the
+    python -m benchmarks.probes                                  67,000 pairs, random 2x650 model, V=10,000
+    python -m benchmarks.probes --ckpt outputs/ptb/<time> --pairs pairs.jsonl --json bench.json
+    python -m benchmarks.probes --ckpt <run> --baseline 2000 --syntaxgym 2000   + SyntaxGym items, and the
                                                                     plain way (one sentence at a time, fp32)
 
 SyntaxGym-shaped items: two pairs make one item of four conditions (match / mismatch for a singular and a plural

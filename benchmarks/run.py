@@ -1,13 +1,13 @@
 """Throughput of named experiments against plain-PyTorch baselines run in the same process tree, and the fraction
 of the machine's matrix-multiply ceiling (measured in the same run) that each reaches.
 
-    python scripts/benchmark.py                                     # CPU: ptb_medium fp32 + bf16, the 33k corpus
-    python scripts/benchmark.py --cases ptb_medium --steps 1327     # one epoch of PTB
-    python scripts/benchmark.py --device cuda --cases ptb_medium awd_lstm --tokens 2e6
+    python -m benchmarks.run                                     # CPU: ptb_medium fp32 + bf16, the 33k corpus
+    python -m benchmarks.run --cases ptb_medium --steps 1327     # one epoch of PTB
+    python -m benchmarks.run --device cuda --cases ptb_medium awd_lstm --tokens 2e6
 
 For each case and precision: training tokens/s of the Lightning path (scripts/train.py's code: data module,
 hooks, logging and progress bar included, timed wall clock after `--warmup` steps) and val ppl on the whole
-validation split after the same number of steps; the plain loop (scripts/baseline_loop.py, pytorch/examples
+validation split after the same number of steps; the plain loop (benchmarks/baseline_loop.py, pytorch/examples
 style, fp32, full softmax) on the same data and steps; then, on each trained model, generation tokens/s
 (lm.generate against the pytorch/examples generate loop) and probe-scoring pairs/s (lm.probes.Scorer against
 scoring each sentence alone). Model FLOPs come from RNNLM.macs_per_token (checked against torch's FLOP counter in
@@ -42,10 +42,10 @@ from lm.model import RNNLM, cluster_share
 from lm.probes.scoring import Scorer
 from lm.train import build, quiet_known_warnings
 
+from benchmarks.generation import baseline_loop as examples_generate
+from benchmarks.probes import make_pairs
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-from bench_generate import baseline_loop as examples_generate  # noqa: E402
-from bench_probes import make_pairs  # noqa: E402
 
 ADAPTIVE = ["model.softmax=adaptive", "model.cutoffs=[2000,10000]"]
 
@@ -157,10 +157,10 @@ def lightning_run(case: Case, precision: str, extra: list[str], args, run_dir: P
 
 def plain_loop(case: Case, args, run_dir: Path) -> dict:
     out = run_dir / "baseline.json"
-    cmd = [sys.executable, str(ROOT / "scripts" / "baseline_loop.py"), "--data", args.data[case.data],
+    cmd = [sys.executable, "-m", "benchmarks.baseline_loop", "--data", args.data[case.data],
            "--max-steps", str(args.steps), "--warmup-steps", str(args.warmup), "--device", args.device,
            "--json", str(out), *case.baseline]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
     res = json.loads(out.read_text())
     a = res["args"]
     with torch.device("meta"):  # the same network's FLOPs, counted by RNNLM without allocating it

@@ -1,9 +1,9 @@
 """A/B timing of one training step (forward, loss, backward, clipping, SGD update) of the ptb_medium model on
 random tokens, in one process, the variants taking turns so that the machine's drift hits each alike:
 
-    python scripts/bench_step.py --ab dropout --precision bf16     # nn.Dropout vs lm.model.Dropout (torch.rand)
-    python scripts/bench_step.py --ab threads --precision fp32     # torch threads: 1 vs all cores
-    python scripts/bench_step.py --ab awd --precision fp32         # each AWD-LSTM option against plain dropout
+    python -m benchmarks.step --ab dropout --precision bf16     # nn.Dropout vs lm.model.Dropout (torch.rand)
+    python -m benchmarks.step --ab threads --precision fp32     # torch threads: 1 vs all cores
+    python -m benchmarks.step --ab awd --precision fp32         # each AWD-LSTM option against plain dropout
 
 Prints tokens/s per variant: the median over --rounds rounds of --steps steps each.
 """

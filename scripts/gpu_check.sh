@@ -40,7 +40,7 @@ if [[ "${1:-}" == books ]]; then
     2>&1 | tail -n 40 | tee -a "$OUT/books_gpu.log"
   exit 0
 fi
-"$PY" scripts/benchmark.py --device "${DEVICE:-cuda}" --cases ptb_medium awd_lstm --tokens "${TOKENS:-2e6}" \
+"$PY" benchmarks/run.py --device "${DEVICE:-cuda}" --cases ptb_medium awd_lstm --tokens "${TOKENS:-2e6}" \
   --ptb data/ptb --cache "$OUT/cache" --gen-tokens 200 --probe-pairs 5000 --probe-baseline-pairs 200 \
   --override trainer.enable_progress_bar=false ${EXTRA:-} --json "$OUT/gpu_check.json" 2>&1 | tee "$OUT/gpu_check.log"
 # AWD's recipe against the clock (AWD_MINUTES, default 3; 0 skips): val ppl per epoch with the time of each line

@@ -1,9 +1,9 @@
 """Cut a word-level corpus with a fixed vocabulary out of raw text, WikiText style: punctuation split from
 words, case kept, words outside the `--vocab` most frequent training types (counting <unk> and <eos>) written as
-<unk>. The default gives WikiText-2's sizes (2.09M training words, 33,278 types) from the shared books corpus,
-for measuring large-vocabulary training without a network:
+<unk>. The default gives WikiText-2's sizes (2.09M training words, 33,278 types) from the fiction corpus
+(scripts/make_books.py builds it into data/books), for measuring large-vocabulary training without a network:
 
-    python scripts/make_corpus.py --src ../shared/data/books --out data/books33k
+    python scripts/make_corpus.py --src data/books --out data/books33k
 
 Training lines are spread evenly over the whole source (every k-th paragraph), so every author is in it.
 """

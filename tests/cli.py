@@ -9,9 +9,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_script(script, *overrides, timeout=300, env=None, cwd=ROOT):
+    """script: a file in scripts/ (train.py), or a module run with -m from the repository root (benchmarks.run)."""
     full_env = {**os.environ, "WANDB_MODE": "offline", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
                 "PYTHONWARNINGS": "ignore", **(env or {})}
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / script), *map(str, overrides)], cwd=cwd,
+    command = [str(ROOT / "scripts" / script)] if script.endswith(".py") else ["-m", script]
+    return subprocess.run([sys.executable, *command, *map(str, overrides)], cwd=cwd,
                           capture_output=True, text=True, timeout=timeout, env=full_env)
 
 

@@ -1,4 +1,4 @@
-"""scripts/make_corpus.py and scripts/benchmark.py on small data: what they write and compute."""
+"""scripts/make_corpus.py and benchmarks/run.py on small data: what they write and compute."""
 
 import json
 import random
@@ -48,7 +48,7 @@ def test_benchmark_runs_every_path_on_the_same_tokens(tmp_path):
     made = run_script("make_corpus.py", "--src", tmp_path / "raw", "--out", tmp_path / "ptb", "--vocab", 100)
     assert made.returncode == 0, made.stderr
     out = tmp_path / "bench.json"
-    run = run_script("benchmark.py", "--cases", "ptb_medium", "--steps", 6, "--warmup", 2, "--ptb", tmp_path / "ptb",
+    run = run_script("benchmarks.run", "--cases", "ptb_medium", "--steps", 6, "--warmup", 2, "--ptb", tmp_path / "ptb",
                      "--cache", tmp_path / "cache", "--no-inference", "--json", out, "--ceiling-n", 256, "--override",
                      "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false", timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
