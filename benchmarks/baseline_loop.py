@@ -6,6 +6,7 @@ word_language_model.
 Example:
     python -m benchmarks.baseline_loop --data /work/shared/data/ptb --tied --max-steps 200 --json out.json
 """
+
 import argparse
 import json
 import math
@@ -157,8 +158,10 @@ def main():
             log_loss, log_tokens, log_s = log_loss + loss_val, log_tokens + y.numel(), log_s + dt
             if step % args.log_interval == 0:
                 cur = log_loss / args.log_interval  # mean of per-step mean losses
-                print(f"epoch {epoch} | step {step} | lr {lr:g} | loss {cur:.3f} | ppl {math.exp(cur):.2f}"
-                      f" | {log_tokens / log_s:.0f} tok/s")
+                print(
+                    f"epoch {epoch} | step {step} | lr {lr:g} | loss {cur:.3f} | ppl {math.exp(cur):.2f}"
+                    f" | {log_tokens / log_s:.0f} tok/s"
+                )
                 log_loss, log_tokens, log_s = 0.0, 0, 0.0
             if args.max_steps is not None and step >= args.max_steps:
                 break

@@ -8,6 +8,7 @@ log-prob per token of PTB test text (teacher forced, one step per token) under e
 Speed does not depend on the weights, so a random model is fine for timing; the quality comparison
 means most with a trained checkpoint (--ckpt).
 """
+
 import argparse
 import json
 import math
@@ -122,13 +123,24 @@ def quality_rows(model, tok, engines, args):
     ids = torch.tensor([tok.token_to_id("<eos>")] + sum(encode_lines(tok, lines), []))
     ref_logits = model(ids[None, :-1])[0][0].float()  # one fp32 forward pass over the whole text
     ref_lp = ref_logits.log_softmax(-1).gather(1, ids[1:, None]).squeeze(1)
-    rows = [{"engine": "fp32 forward (reference)", "mean_logprob": ref_lp.mean().item(), "top1_agree": 1.0,
-             "max_abs_logit_diff": 0.0}]
+    rows = [
+        {
+            "engine": "fp32 forward (reference)",
+            "mean_logprob": ref_lp.mean().item(),
+            "top1_agree": 1.0,
+            "max_abs_logit_diff": 0.0,
+        }
+    ]
     for name in engines:
         lp, logits = text_logprobs(model, make_engine(model, name), ids)
-        rows.append({"engine": name, "mean_logprob": lp.mean().item(),
-                     "top1_agree": (logits.argmax(-1) == ref_logits.argmax(-1)).float().mean().item(),
-                     "max_abs_logit_diff": (logits - ref_logits).abs().max().item()})
+        rows.append(
+            {
+                "engine": name,
+                "mean_logprob": lp.mean().item(),
+                "top1_agree": (logits.argmax(-1) == ref_logits.argmax(-1)).float().mean().item(),
+                "max_abs_logit_diff": (logits - ref_logits).abs().max().item(),
+            }
+        )
     for r in rows:
         r["ppl"] = math.exp(-r["mean_logprob"])
         r["delta"] = r["mean_logprob"] - rows[0]["mean_logprob"]
@@ -136,33 +148,56 @@ def quality_rows(model, tok, engines, args):
 
 
 def environment(model, source):
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.processor())
-    return {"model": source, "parameters": count_parameters(model), "vocab": model.vocab_size,
-            "hidden": model.hidden_size, "layers": model.num_layers, "torch": torch.__version__,
-            "threads": torch.get_num_threads(), "cpu": cpu, "load_average": os.getloadavg()}
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+        platform.processor(),
+    )
+    return {
+        "model": source,
+        "parameters": count_parameters(model),
+        "vocab": model.vocab_size,
+        "hidden": model.hidden_size,
+        "layers": model.num_layers,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "cpu": cpu,
+        "load_average": os.getloadavg(),
+    }
 
 
 def markdown(env, speed, quality, engines):
     names = ["baseline"] + list(engines)
-    out = [f"Model: {env['layers']}x{env['hidden']} LSTM, V={env['vocab']}, {env['parameters'] / 1e6:.1f}M parameters"
-           f" ({env['model']}). torch {env['torch']}, {env['threads']} threads, {env['cpu']}, load average "
-           + " / ".join(f"{x:.2f}" for x in env["load_average"]) + ".", "",
-           "| new tokens x samples | " + " | ".join(f"{n} tokens/s (ms/step)" for n in names) + " | speed-up |",
-           "|---" * (len(names) + 2) + "|"]
+    out = [
+        f"Model: {env['layers']}x{env['hidden']} LSTM, V={env['vocab']}, {env['parameters'] / 1e6:.1f}M parameters"
+        f" ({env['model']}). torch {env['torch']}, {env['threads']} threads, {env['cpu']}, load average "
+        + " / ".join(f"{x:.2f}" for x in env["load_average"])
+        + ".",
+        "",
+        "| new tokens x samples | " + " | ".join(f"{n} tokens/s (ms/step)" for n in names) + " | speed-up |",
+        "|---" * (len(names) + 2) + "|",
+    ]
     for r in speed:
         cells = [f"{r[n]['tokens_per_s']:,.0f} ({r[n]['ms_per_step']:.2f})" for n in names]
         best = max(r[n]["tokens_per_s"] for n in engines) if engines else r["baseline"]["tokens_per_s"]
-        out.append(f"| {r['new_tokens']:,} x {r['batch']} | " + " | ".join(cells)
-                   + f" | {best / r['baseline']['tokens_per_s']:.1f}x |")
+        out.append(
+            f"| {r['new_tokens']:,} x {r['batch']} | "
+            + " | ".join(cells)
+            + f" | {best / r['baseline']['tokens_per_s']:.1f}x |"
+        )
     if quality:
-        out += ["", f"Mean log-prob per token of the first {quality['lines']} lines of {quality['text']} "
-                    f"({quality['tokens']:,} tokens, teacher forced):", "",
-                "| engine | mean log-prob | ppl | difference | top-1 agreement | max abs logit diff |",
-                "|---|---|---|---|---|---|"]
+        out += [
+            "",
+            f"Mean log-prob per token of the first {quality['lines']} lines of {quality['text']} "
+            f"({quality['tokens']:,} tokens, teacher forced):",
+            "",
+            "| engine | mean log-prob | ppl | difference | top-1 agreement | max abs logit diff |",
+            "|---|---|---|---|---|---|",
+        ]
         for r in quality["rows"]:
-            out.append(f"| {r['engine']} | {r['mean_logprob']:.5f} | {r['ppl']:.2f} | {r['delta']:+.5f} | "
-                       f"{100 * r['top1_agree']:.2f}% | {r['max_abs_logit_diff']:.4f} |")
+            out.append(
+                f"| {r['engine']} | {r['mean_logprob']:.5f} | {r['ppl']:.2f} | {r['delta']:+.5f} | "
+                f"{100 * r['top1_agree']:.2f}% | {r['max_abs_logit_diff']:.4f} |"
+            )
     return "\n".join(out)
 
 

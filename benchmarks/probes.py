@@ -35,15 +35,23 @@ from lm.model import RNNLM
 from lm.probes import formula, regions
 from lm.probes.records import Pair, read_jsonl
 from lm.probes.scoring import Scorer
-from lm.probes.surprisal import SurprisalScorer
 from lm.probes.suites import agreement
+from lm.probes.surprisal import SurprisalScorer
 from lm.probes.vocab import load_vocab, restrict
 from lm.tokenizer import kind_of, train_tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
 PTB = ROOT.parent / "shared" / "data" / "ptb" / "train.txt"
-TAILS = (("today",), ("last", "year"), ("in", "the", "city"), ("with", "the", "company"), ("at", "the", "bank"), ("in", "the", "market"),
-         ("for", "the", "children"), ("from", "the", "office"))
+TAILS = (
+    ("today",),
+    ("last", "year"),
+    ("in", "the", "city"),
+    ("with", "the", "company"),
+    ("at", "the", "bank"),
+    ("in", "the", "market"),
+    ("for", "the", "children"),
+    ("from", "the", "office"),
+)
 
 
 def vocab_lines(size: int) -> list[str]:
@@ -69,16 +77,18 @@ def make_pairs(n: int, tokenizer, seed: int = 0) -> list[Pair]:
             while fits := [t for t in TAILS if len(tail) + len(t) <= room]:
                 tail += rng.choice(fits)
             head = " ".join(item.words)
-            pairs.append(Pair(" ".join([head, item.good, *tail]), (" ".join([head, item.bad[0], *tail]),), None,
-                              dict(item.meta)))
+            pairs.append(
+                Pair(" ".join([head, item.good, *tail]), (" ".join([head, item.bad[0], *tail]),), None, dict(item.meta))
+            )
     return pairs
 
 
 def region_suite(pairs: list[Pair]) -> regions.RegionSuite:
     def condition(name, sentence, verb_at):
         words = sentence.split()
-        return regions.Condition(name, ((1, " ".join(words[:verb_at])), (2, words[verb_at]),
-                                        (3, " ".join(words[verb_at + 1:]))))
+        return regions.Condition(
+            name, ((1, " ".join(words[:verb_at])), (2, words[verb_at]), (3, " ".join(words[verb_at + 1 :])))
+        )
 
     items = []
     for k, (a, b) in enumerate(zip(pairs[::2], pairs[1::2])):
@@ -132,10 +142,15 @@ def compare(model, tok, pairs, fast: str, max_tokens: int) -> dict:
     got, t_got = timed(Scorer(model, tok, fast, max_tokens), pairs)
     d = np.array([[a.good - b.good, a.bad[0] - b.bad[0]] for a, b in zip(ref, got)]).ravel()
     margins = np.array([abs(a.margin) for a in ref])
-    return {"pairs": len(pairs), "max_abs_diff": float(np.abs(d).max()), "mean_abs_diff": float(np.abs(d).mean()),
-            "flips": int(sum(a.correct != b.correct for a, b in zip(ref, got))),
-            "median_abs_margin": float(np.median(margins)), "fp32_pairs_per_s": len(pairs) / t_ref,
-            "fast_pairs_per_s": len(pairs) / t_got}
+    return {
+        "pairs": len(pairs),
+        "max_abs_diff": float(np.abs(d).max()),
+        "mean_abs_diff": float(np.abs(d).mean()),
+        "flips": int(sum(a.correct != b.correct for a, b in zip(ref, got))),
+        "median_abs_margin": float(np.median(margins)),
+        "fp32_pairs_per_s": len(pairs) / t_ref,
+        "fast_pairs_per_s": len(pairs) / t_got,
+    }
 
 
 def main(argv=None) -> dict:
@@ -160,34 +175,54 @@ def main(argv=None) -> dict:
     scorer = Scorer(model, tok, args.precision, args.max_tokens)
     cpu: list[float] = []
     scores, seconds = timed(scorer, pairs, cpu)
-    out = {"model": what, "vocab": tok.get_vocab_size(), "pairs": len(pairs), "words_per_sentence": float(words),
-           "precision": scorer.precision, "seconds": seconds, "pairs_per_s": len(pairs) / seconds,
-           "cpu_seconds": cpu[0], "pairs_per_cpu_s": len(pairs) / cpu[0],
-           "threads": torch.get_num_threads(), "accuracy": float(np.mean([bool(s.correct) for s in scores])),
-           "loadavg": os.getloadavg(), "cpu": platform.processor() or platform.machine(), "torch": torch.__version__}
+    out = {
+        "model": what,
+        "vocab": tok.get_vocab_size(),
+        "pairs": len(pairs),
+        "words_per_sentence": float(words),
+        "precision": scorer.precision,
+        "seconds": seconds,
+        "pairs_per_s": len(pairs) / seconds,
+        "cpu_seconds": cpu[0],
+        "pairs_per_cpu_s": len(pairs) / cpu[0],
+        "threads": torch.get_num_threads(),
+        "accuracy": float(np.mean([bool(s.correct) for s in scores])),
+        "loadavg": os.getloadavg(),
+        "cpu": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+    }
     if args.compare:
-        out["vs_fp32"] = compare(model, tok, pairs[:args.compare], scorer.precision, args.max_tokens)
-    print(f"{out['pairs']} pairs ({words:.1f} words/sentence) in {seconds:.1f} s: {out['pairs_per_s']:.0f} pairs/s, "
-          f"{scorer.precision}, {out['threads']} threads, load {out['loadavg'][0]:.2f}, {what}; "
-          f"{cpu[0]:.1f} CPU s ({out['pairs_per_cpu_s']:.0f} pairs per CPU second)")
+        out["vs_fp32"] = compare(model, tok, pairs[: args.compare], scorer.precision, args.max_tokens)
+    print(
+        f"{out['pairs']} pairs ({words:.1f} words/sentence) in {seconds:.1f} s: {out['pairs_per_s']:.0f} pairs/s, "
+        f"{scorer.precision}, {out['threads']} threads, load {out['loadavg'][0]:.2f}, {what}; "
+        f"{cpu[0]:.1f} CPU s ({out['pairs_per_cpu_s']:.0f} pairs per CPU second)"
+    )
     if args.compare:
         c = out["vs_fp32"]
-        print(f"vs fp32 on {c['pairs']} pairs: max |dlogp| {c['max_abs_diff']:.4f}, mean {c['mean_abs_diff']:.4f}, "
-              f"{c['flips']} decisions flipped (median |margin| {c['median_abs_margin']:.3f}); fp32 "
-              f"{c['fp32_pairs_per_s']:.0f} pairs/s, {scorer.precision} {c['fast_pairs_per_s']:.0f} pairs/s")
+        print(
+            f"vs fp32 on {c['pairs']} pairs: max |dlogp| {c['max_abs_diff']:.4f}, mean {c['mean_abs_diff']:.4f}, "
+            f"{c['flips']} decisions flipped (median |margin| {c['median_abs_margin']:.3f}); fp32 "
+            f"{c['fp32_pairs_per_s']:.0f} pairs/s, {scorer.precision} {c['fast_pairs_per_s']:.0f} pairs/s"
+        )
     if args.baseline:
-        sample = [[p.good, p.bad[0]] for p in pairs[:args.baseline]]
+        sample = [[p.good, p.bad[0]] for p in pairs[: args.baseline]]
         out["plain_pairs_per_s"] = plain_rate(model, tok, sample)
         print(f"plain, one sentence at a time in fp32: {out['plain_pairs_per_s']:.0f} pairs/s on {len(sample)} pairs")
     if args.syntaxgym:
         suite = region_suite(make_pairs(2 * args.syntaxgym, tok, seed=1))
         start = time.perf_counter()
         records = regions.score_items(SurprisalScorer(scorer), suite)
-        out["syntaxgym"] = {"items": len(records), "items_per_s": len(records) / (time.perf_counter() - start),
-                            "accuracy": float(np.mean([bool(r["correct"]) for r in records]))}
+        out["syntaxgym"] = {
+            "items": len(records),
+            "items_per_s": len(records) / (time.perf_counter() - start),
+            "accuracy": float(np.mean([bool(r["correct"]) for r in records])),
+        }
         if args.baseline:
-            sample = [[" ".join(c for _, c in cond.regions) for cond in item.conditions]
-                      for item in suite.items[:args.baseline]]
+            sample = [
+                [" ".join(c for _, c in cond.regions) for cond in item.conditions]
+                for item in suite.items[: args.baseline]
+            ]
             out["syntaxgym"]["plain_items_per_s"] = plain_rate(model, tok, sample)
         print(f"SyntaxGym-shaped items: {out['syntaxgym']}")
     if args.json:

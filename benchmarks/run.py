@@ -35,15 +35,14 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import open_dict
 
+from benchmarks.generation import baseline_loop as examples_generate
+from benchmarks.probes import make_pairs
 from lm import checkpoint
 from lm.fast_decode import linear_op
 from lm.generation import generate
 from lm.model import RNNLM, cluster_share
 from lm.probes.scoring import Scorer
 from lm.train import build, quiet_known_warnings
-
-from benchmarks.generation import baseline_loop as examples_generate
-from benchmarks.probes import make_pairs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,22 +52,27 @@ ADAPTIVE = ["model.softmax=adaptive", "model.cutoffs=[2000,10000]"]
 @dataclass
 class Case:
     experiment: str
-    data: str                                      # a key of the data folders (--ptb, --books33k)
-    runs: dict[str, tuple[str, list[str]]]         # name -> (precision fp32|bf16, extra overrides)
+    data: str  # a key of the data folders (--ptb, --books33k)
+    runs: dict[str, tuple[str, list[str]]]  # name -> (precision fp32|bf16, extra overrides)
     baseline: list[str] | None = field(default_factory=list)  # baseline_loop.py arguments; None: no baseline
 
 
 CASES = {
     "ptb_medium": Case("ptb_medium", "ptb", {"fp32": ("fp32", []), "bf16": ("bf16", [])}, ["--tied"]),
     # WikiText-2's vocabulary and size (scripts/make_corpus.py): where the output layer is most of the work
-    "wt2_adaptive": Case("ptb_medium", "books33k", {"full fp32": ("fp32", []), "adaptive fp32": ("fp32", ADAPTIVE),
-                                                    "adaptive bf16": ("bf16", ADAPTIVE)}, ["--tied"]),
+    "wt2_adaptive": Case(
+        "ptb_medium",
+        "books33k",
+        {"full fp32": ("fp32", []), "adaptive fp32": ("fp32", ADAPTIVE), "adaptive bf16": ("bf16", ADAPTIVE)},
+        ["--tied"],
+    ),
     "awd_lstm": Case("awd_lstm", "ptb", {"bf16": ("bf16", [])}, None),  # baseline_loop ties no projection
 }
 PRECISION = {"fp32": "32-true", "bf16": "bf16-mixed"}
 
 
 # --- the machine ------------------------------------------------------------------------------------------------
+
 
 def sync(device: str) -> None:
     if device == "cuda":
@@ -93,18 +97,23 @@ def matmul_ceiling(device: str, dtype: torch.dtype, n: int | None = None, repeat
             op()
             sync(device)
             best = min(best, time.perf_counter() - t)
-    return 2 * n ** 3 / best
+    return 2 * n**3 / best
 
 
 def machine(device: str) -> dict:
-    info = {"torch": torch.__version__, "threads": torch.get_num_threads(), "python": platform.python_version(),
-            "cpu": platform.processor() or platform.machine()}
+    info = {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "cpu": platform.processor() or platform.machine(),
+    }
     if device == "cuda":
         info["gpu"] = torch.cuda.get_device_name()
     return info
 
 
 # --- training -----------------------------------------------------------------------------------------------------
+
 
 class StepClock(pl.Callback):
     """Wall clock from the end of step `warmup` to the end of the last training step, device synchronised."""
@@ -127,10 +136,19 @@ class StepClock(pl.Callback):
 def compose_cfg(case: Case, precision: str, extra: list[str], args, run_dir: Path):
     trainer = ["trainer=gpu"] if args.device == "cuda" else []
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=[f"experiment={case.experiment}", *trainer,
-                                           f"data.dir={args.data[case.data]}", f"trainer.max_steps={args.steps}",
-                                           f"trainer.precision={PRECISION[precision]}", "logger=csv", *extra,
-                                           *args.override])
+        cfg = compose(
+            "train",
+            overrides=[
+                f"experiment={case.experiment}",
+                *trainer,
+                f"data.dir={args.data[case.data]}",
+                f"trainer.max_steps={args.steps}",
+                f"trainer.precision={PRECISION[precision]}",
+                "logger=csv",
+                *extra,
+                *args.override,
+            ],
+        )
     with open_dict(cfg):
         cfg.paths = {"run_dir": str(run_dir), "cache_dir": str(args.cache), "output_root": str(run_dir)}
     return cfg
@@ -143,33 +161,63 @@ def lightning_run(case: Case, precision: str, extra: list[str], args, run_dir: P
     data, module = build(cfg)
     clock = StepClock(args.warmup, args.device)
     bar = [instantiate(cfg.callbacks.progress_bar)] if cfg.trainer.enable_progress_bar else []  # as train.py's
-    trainer = pl.Trainer(**{k: v for k, v in cfg.trainer.items() if k != "_target_"}, callbacks=[clock, *bar],
-                         logger=pl.loggers.CSVLogger(run_dir), enable_checkpointing=False)
+    trainer = pl.Trainer(
+        **{k: v for k, v in cfg.trainer.items() if k != "_target_"},
+        callbacks=[clock, *bar],
+        logger=pl.loggers.CSVLogger(run_dir),
+        enable_checkpointing=False,
+    )
     trainer.fit(module, datamodule=data)  # validates on the whole valid split after the last step
     trainer.save_checkpoint(run_dir / "model.ckpt")
     macs = module.model.macs_per_token(cluster_share(module.model, np.asarray(data.ids["train"])))
     tps = clock.tokens / (clock.t1 - clock.t0)
-    return {"steps": trainer.global_step, "tokens": trainer.global_step * cfg.data.batch_size * cfg.data.bptt,
-            "tokens_per_s": tps, "val_ppl": float(trainer.callback_metrics["val/ppl"]),
-            "train_flops_per_token": 6 * macs, "flops_per_s": 6 * macs * tps, "precision": precision,
-            "params": sum(p.numel() for p in module.model.parameters()), "ckpt": str(run_dir / "model.ckpt")}
+    return {
+        "steps": trainer.global_step,
+        "tokens": trainer.global_step * cfg.data.batch_size * cfg.data.bptt,
+        "tokens_per_s": tps,
+        "val_ppl": float(trainer.callback_metrics["val/ppl"]),
+        "train_flops_per_token": 6 * macs,
+        "flops_per_s": 6 * macs * tps,
+        "precision": precision,
+        "params": sum(p.numel() for p in module.model.parameters()),
+        "ckpt": str(run_dir / "model.ckpt"),
+    }
 
 
 def plain_loop(case: Case, args, run_dir: Path) -> dict:
     out = run_dir / "baseline.json"
-    cmd = [sys.executable, "-m", "benchmarks.baseline_loop", "--data", args.data[case.data],
-           "--max-steps", str(args.steps), "--warmup-steps", str(args.warmup), "--device", args.device,
-           "--json", str(out), *case.baseline]
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.baseline_loop",
+        "--data",
+        args.data[case.data],
+        "--max-steps",
+        str(args.steps),
+        "--warmup-steps",
+        str(args.warmup),
+        "--device",
+        args.device,
+        "--json",
+        str(out),
+        *case.baseline,
+    ]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
     res = json.loads(out.read_text())
     a = res["args"]
     with torch.device("meta"):  # the same network's FLOPs, counted by RNNLM without allocating it
         macs = RNNLM(res["vocab_size"], a["emsize"], a["nhid"], a["nlayers"], tie_weights=a["tied"]).macs_per_token()
-    return {**res, "tokens_per_s": res["train_tokens_per_s"], "precision": "fp32",
-            "train_flops_per_token": 6 * macs, "flops_per_s": 6 * macs * res["train_tokens_per_s"]}
+    return {
+        **res,
+        "tokens_per_s": res["train_tokens_per_s"],
+        "precision": "fp32",
+        "train_flops_per_token": 6 * macs,
+        "flops_per_s": 6 * macs * res["train_tokens_per_s"],
+    }
 
 
 # --- generation and probes on the trained models ------------------------------------------------------------------
+
 
 def generation(model: RNNLM, tok, device: str, n: int, batch: int) -> dict:
 
@@ -220,40 +268,62 @@ def probes(model: RNNLM, tok, device: str, n: int, n_baseline: int) -> dict:
 
 # --- driver ---------------------------------------------------------------------------------------------------------
 
+
 def data_dirs(args) -> dict[str, str]:
     dirs = {"ptb": Path(args.ptb), "books33k": Path(args.books33k)}
     needed = {CASES[c].data for c in args.cases}
     if "books33k" in needed and not (dirs["books33k"] / "train.txt").is_file():
-        subprocess.run([sys.executable, str(ROOT / "scripts" / "make_corpus.py"), "--src", args.books_src, "--out",
-                        str(dirs["books33k"])], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "scripts" / "make_corpus.py"),
+                "--src",
+                args.books_src,
+                "--out",
+                str(dirs["books33k"]),
+            ],
+            check=True,
+        )
     for key in needed:
         if not (dirs[key] / "train.txt").is_file():
-            sys.exit(f"error: no {dirs[key]}/train.txt for the {key} cases; give --{key} a folder with train.txt, "
-                     "valid.txt and test.txt")
+            sys.exit(
+                f"error: no {dirs[key]}/train.txt for the {key} cases; give --{key} a folder with train.txt, "
+                "valid.txt and test.txt"
+            )
     return {k: str(v.resolve()) for k, v in dirs.items()}
 
 
 def table(results: dict, ceilings: dict) -> str:
-    lines = ["| case | run | train tokens/s | vs plain loop | val ppl | model GFLOP/s | of the matmul ceiling |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "| case | run | train tokens/s | vs plain loop | val ppl | model GFLOP/s | of the matmul ceiling |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for case, runs in results.items():
         base = runs.get("plain loop")
         for name, r in runs.items():
             if "tokens_per_s" not in r:
                 continue
             ratio = f"{r['tokens_per_s'] / base['tokens_per_s']:.2f}x" if base else "-"
-            lines.append(f"| {case} | {name} | {r['tokens_per_s']:,.0f} | {ratio} | {r['val_ppl']:.2f} | "
-                         f"{r['flops_per_s'] / 1e9:,.1f} | {r['flops_per_s'] / ceilings[r['precision']]:.0%} |")
-    lines += ["", "| case | run | generate tokens/s: examples loop / lm.generate (1 stream; batch) | probe pairs/s: "
-              "one sentence at a time / lm.probes |", "| --- | --- | --- | --- |"]
+            lines.append(
+                f"| {case} | {name} | {r['tokens_per_s']:,.0f} | {ratio} | {r['val_ppl']:.2f} | "
+                f"{r['flops_per_s'] / 1e9:,.1f} | {r['flops_per_s'] / ceilings[r['precision']]:.0%} |"
+            )
+    lines += [
+        "",
+        "| case | run | generate tokens/s: examples loop / lm.generate (1 stream; batch) | probe pairs/s: "
+        "one sentence at a time / lm.probes |",
+        "| --- | --- | --- | --- |",
+    ]
     for case, runs in results.items():
         for name, r in runs.items():
             g, p = r.get("generation"), r.get("probes")
             if not g:
                 continue
             batch = next(k for k in g["lm.generate"] if k.startswith("batch"))
-            gen = (f"{g['examples_loop']['single']:,.0f} / {g['lm.generate']['single']:,.0f}; "
-                   f"{g['examples_loop'][batch]:,.0f} / {g['lm.generate'][batch]:,.0f} ({batch})")
+            gen = (
+                f"{g['examples_loop']['single']:,.0f} / {g['lm.generate']['single']:,.0f}; "
+                f"{g['examples_loop'][batch]:,.0f} / {g['lm.generate'][batch]:,.0f} ({batch})"
+            )
             pr = f"{p['one_sentence_at_a_time']:,.0f} / {p['lm.probes']:,.0f}" if p else "-"
             lines.append(f"| {case} | {name} | {gen} | {pr} |")
     return "\n".join(lines)
@@ -279,18 +349,26 @@ def main(argv=None) -> dict:
     p.add_argument("--override", nargs="*", default=[], help="Hydra overrides for every Lightning run")
     p.add_argument("--out", help="keep the runs (checkpoints, logs) in this folder")
     p.add_argument("--json", help="write the results here")
-    p.add_argument("--ceiling-n", type=int, help="matrix size for the matmul ceiling (default 2048 on a CPU, 8192 on "
-                   "a GPU; smaller for a quick check: emulated bf16 on a CPU without bf16 instructions takes minutes)")
+    p.add_argument(
+        "--ceiling-n",
+        type=int,
+        help="matrix size for the matmul ceiling (default 2048 on a CPU, 8192 on "
+        "a GPU; smaller for a quick check: emulated bf16 on a CPU without bf16 instructions takes minutes)",
+    )
     args = p.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         sys.exit("error: --device cuda but torch sees no GPU; run without it on a CPU")
     args.warmup = args.warmup if args.warmup is not None else (30 if args.device == "cuda" else 5)
     args.data = data_dirs(args)
 
-    ceilings = {"fp32": matmul_ceiling(args.device, torch.float32, args.ceiling_n),
-                "bf16": matmul_ceiling(args.device, torch.bfloat16, args.ceiling_n)}
-    print(f"matmul ceiling: fp32 {ceilings['fp32'] / 1e9:,.0f} GFLOP/s, bf16 {ceilings['bf16'] / 1e9:,.0f} GFLOP/s",
-          flush=True)
+    ceilings = {
+        "fp32": matmul_ceiling(args.device, torch.float32, args.ceiling_n),
+        "bf16": matmul_ceiling(args.device, torch.bfloat16, args.ceiling_n),
+    }
+    print(
+        f"matmul ceiling: fp32 {ceilings['fp32'] / 1e9:,.0f} GFLOP/s, bf16 {ceilings['bf16'] / 1e9:,.0f} GFLOP/s",
+        flush=True,
+    )
     results: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(args.out or tmp)

@@ -24,23 +24,35 @@ PENALTIES = {"on": False}  # AR and TAR in the loss (the awd variants set it)
 
 def awd(locked=False, weight_drop=0.0, embed=0.0, penalties=False):
     """A variant of the plain model: plain or locked dropout (p everywhere), weight drop, embedding dropout, AR/TAR."""
+
     def apply(m, p):
         drop = LockedDropout if locked else Dropout
         m.drop_in, m.drop, m.drop_hidden = drop(p), drop(p), drop(p) if locked else None
         m.rnn.dropout = 0.0 if locked else p
         m.weight_drop, m.dropout_embed = weight_drop, embed
         PENALTIES["on"] = penalties
+
     return apply
 
+
 VARIANTS = {
-    "dropout": {"nn.Dropout (bernoulli_)": lambda m, p: setattr(m, "drop", nn.Dropout(p)),
-                "lm.model.Dropout (torch.rand)": lambda m, p: setattr(m, "drop", Dropout(p))},
-    "threads": {"1 thread": lambda m, p: torch.set_num_threads(1),
-                f"{torch.get_num_threads()} threads": lambda m, p, n=torch.get_num_threads(): torch.set_num_threads(n)},
-    "awd": {"plain dropout": awd(), "locked dropout": awd(locked=True), "weight drop 0.5": awd(weight_drop=0.5),
-            "locked + weight drop": awd(locked=True, weight_drop=0.5), "embedding dropout 0.1": awd(embed=0.1),
-            "AR + TAR": awd(penalties=True),
-            "all": awd(locked=True, weight_drop=0.5, embed=0.1, penalties=True)},
+    "dropout": {
+        "nn.Dropout (bernoulli_)": lambda m, p: setattr(m, "drop", nn.Dropout(p)),
+        "lm.model.Dropout (torch.rand)": lambda m, p: setattr(m, "drop", Dropout(p)),
+    },
+    "threads": {
+        "1 thread": lambda m, p: torch.set_num_threads(1),
+        f"{torch.get_num_threads()} threads": lambda m, p, n=torch.get_num_threads(): torch.set_num_threads(n),
+    },
+    "awd": {
+        "plain dropout": awd(),
+        "locked dropout": awd(locked=True),
+        "weight drop 0.5": awd(weight_drop=0.5),
+        "locked + weight drop": awd(locked=True, weight_drop=0.5),
+        "embedding dropout 0.1": awd(embed=0.1),
+        "AR + TAR": awd(penalties=True),
+        "all": awd(locked=True, weight_drop=0.5, embed=0.1, penalties=True),
+    },
 }
 
 

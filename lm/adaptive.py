@@ -38,7 +38,7 @@ class TiedLinear(nn.Module):
 
     @property
     def weight(self) -> torch.Tensor:
-        rows = self.shared[self.lo:self.hi]
+        rows = self.shared[self.lo : self.hi]
         return rows if self.extra is None else torch.cat([rows, self.extra])
 
     def reset_parameters(self) -> None:  # never touches the shared rows: they belong to the embedding
@@ -53,15 +53,25 @@ class TiedLinear(nn.Module):
 
 
 class AdaptiveSoftmax(nn.AdaptiveLogSoftmaxWithLoss):
-    def __init__(self, in_features: int, n_classes: int, cutoffs: Sequence[int], div_value: float = 4.0,
-                 head_bias: bool = True, tie: nn.Parameter | None = None):
+    def __init__(
+        self,
+        in_features: int,
+        n_classes: int,
+        cutoffs: Sequence[int],
+        div_value: float = 4.0,
+        head_bias: bool = True,
+        tie: nn.Parameter | None = None,
+    ):
         cutoffs = [int(c) for c in cutoffs]
         if not cutoffs or cutoffs != sorted(set(cutoffs)) or cutoffs[0] < 1 or cutoffs[-1] > n_classes - 1:
-            raise ValueError(f"model.cutoffs must be increasing ids between 1 and vocab size - 1 = {n_classes - 1}, "
-                             f"got {cutoffs}")
+            raise ValueError(
+                f"model.cutoffs must be increasing ids between 1 and vocab size - 1 = {n_classes - 1}, got {cutoffs}"
+            )
         if int(in_features // div_value ** len(cutoffs)) < 1:
-            raise ValueError(f"model.div_value={div_value} leaves the last of {len(cutoffs)} tail clusters no "
-                             f"dimensions of {in_features}: lower div_value or use fewer cutoffs")
+            raise ValueError(
+                f"model.div_value={div_value} leaves the last of {len(cutoffs)} tail clusters no "
+                f"dimensions of {in_features}: lower div_value or use fewer cutoffs"
+            )
         super().__init__(in_features, n_classes, cutoffs, div_value, head_bias)
         # where each tail cluster starts; a buffer, so it moves with the module instead of being copied every step
         self.register_buffer("starts", torch.tensor(cutoffs), persistent=False)
@@ -91,7 +101,7 @@ class AdaptiveSoftmax(nn.AdaptiveLogSoftmaxWithLoss):
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """log p over the whole vocabulary (N, V) fp32."""
         head = F.log_softmax(self.head(x).float(), dim=-1)
-        parts = [head[:, :self.shortlist_size]]
+        parts = [head[:, : self.shortlist_size]]
         for i, tail in enumerate(self.tail):
             parts.append(F.log_softmax(tail(x).float(), dim=-1) + head[:, self.shortlist_size + i, None])
         return torch.cat(parts, dim=1)

@@ -132,8 +132,14 @@ class ExplicitRNN(nn.Module):
             return state
         return state, None
 
-    def forward(self, x: torch.Tensor, state=None, unit_mask: torch.Tensor | None = None,
-                record: bool = False, start_layer: int = 0) -> Replay:
+    def forward(
+        self,
+        x: torch.Tensor,
+        state=None,
+        unit_mask: torch.Tensor | None = None,
+        record: bool = False,
+        start_layer: int = 0,
+    ) -> Replay:
         """x (B, T, in); unit_mask broadcastable to (L, B, H): multiplies h_t of each layer (1 keeps a unit,
         0 removes it). Dropout between layers as in nn.LSTM: only in training mode. start_layer > 0 runs only
         layers start_layer.. on x, the input of that layer (the output of the one below); the state and trace
@@ -172,8 +178,9 @@ class ExplicitRNN(nn.Module):
         return torch.stack(outs, dim=1), h, c, steps
 
 
-def explicit_features(model, tokens: torch.Tensor, state=None, unit_mask: torch.Tensor | None = None,
-                      record: bool = False) -> Replay:
+def explicit_features(
+    model, tokens: torch.Tensor, state=None, unit_mask: torch.Tensor | None = None, record: bool = False
+) -> Replay:
     """lm.model.RNNLM.features through the explicit cell: embedding -> dropout -> ExplicitRNN -> dropout ->
     [projection]. tokens (B, T) -> Replay whose out is (B, T, D), D the decoder's input size."""
     x = model.drop_in(model.embedding(tokens))  # (B, T, E)

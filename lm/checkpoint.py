@@ -50,11 +50,13 @@ def read(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str
     try:
         ckpt = torch.load(p, map_location=map_location, weights_only=True)
     except Exception as e:  # torch.load fails in many ways on a file that is not a checkpoint
-        raise UserError(f"{p} is not a checkpoint of this project ({type(e).__name__}); "
-                        "pass a .ckpt written by scripts/train.py") from None
+        raise UserError(
+            f"{p} is not a checkpoint of this project ({type(e).__name__}); pass a .ckpt written by scripts/train.py"
+        ) from None
     if not isinstance(ckpt, dict) or "lm" not in ckpt or "state_dict" not in ckpt:
-        raise UserError(f"{p} is not a checkpoint of this project (no 'lm' entry); "
-                        "pass a .ckpt written by scripts/train.py")
+        raise UserError(
+            f"{p} is not a checkpoint of this project (no 'lm' entry); pass a .ckpt written by scripts/train.py"
+        )
     return ckpt
 
 
@@ -66,9 +68,11 @@ def load(path: str | Path, map_location: str | torch.device = "cpu") -> Loaded:
         model_args = ckpt["hyper_parameters"]["model"]
         model = RNNLM(**model_args)
         prefix = "model."
-        model.load_state_dict({k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)})
+        model.load_state_dict({k[len(prefix) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)})
         tokenizer = load_tokenizer(ckpt["lm"]["tokenizer_json"])
     except Exception as e:  # a dict that looks like ours but does not rebuild: wrong keys, shapes or tokenizer
-        raise UserError(f"{p} is not a usable checkpoint of this project ({type(e).__name__}: {e}); "
-                        "pass a .ckpt written by scripts/train.py") from None
+        raise UserError(
+            f"{p} is not a usable checkpoint of this project ({type(e).__name__}: {e}); "
+            "pass a .ckpt written by scripts/train.py"
+        ) from None
     return Loaded(model.to(map_location).eval(), tokenizer, ckpt["lm"]["config"], p, model_args)

@@ -46,8 +46,13 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 
 class LastCheckpoint(Checkpoint):
-    def __init__(self, dirpath: str, filename: str = "last.ckpt", every_n_minutes: float | None = 10.0,
-                 every_n_steps: int | None = None):
+    def __init__(
+        self,
+        dirpath: str,
+        filename: str = "last.ckpt",
+        every_n_minutes: float | None = 10.0,
+        every_n_steps: int | None = None,
+    ):
         """every_n_minutes / every_n_steps: how often inside an epoch (null: only after validations)."""
         self.path = Path(dirpath) / filename
         self.every_s = every_n_minutes * 60 if every_n_minutes else None
@@ -68,8 +73,12 @@ class LastCheckpoint(Checkpoint):
         if self._signal is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt  # a second Ctrl-C: stop at once
         self._signal = signum
-        print(f"\n{signal.Signals(signum).name}: saving {self.path} at the end of this step, then stopping "
-              "(Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
+        print(
+            f"\n{signal.Signals(signum).name}: saving {self.path} at the end of this step, then stopping "
+            "(Ctrl-C again to stop at once)",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def teardown(self, trainer, pl_module, stage):
         for s, handler in self._handlers.items():
@@ -79,8 +88,10 @@ class LastCheckpoint(Checkpoint):
     # --- when to save ------------------------------------------------------------------------------------------
     def _due(self, trainer) -> bool:
         clock, step = self._saved_at
-        return bool((self.every_s and time.monotonic() - clock >= self.every_s)
-                    or (self.every_n_steps and trainer.global_step - step >= self.every_n_steps))
+        return bool(
+            (self.every_s and time.monotonic() - clock >= self.every_s)
+            or (self.every_n_steps and trainer.global_step - step >= self.every_n_steps)
+        )
 
     def _agree(self, trainer, due: bool, stop: bool) -> tuple[bool, bool]:
         """Under DDP every rank must take part in a save: a save or stop on one rank is one on all."""

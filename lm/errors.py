@@ -28,4 +28,5 @@ def exit_on_user_error(fn):
         except KeyboardInterrupt:  # Ctrl-C outside training (which saves and stops by itself, lm/checkpointing.py)
             print("interrupted", file=sys.stderr, flush=True)
             sys.exit(130)
+
     return wrapper

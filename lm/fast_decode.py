@@ -36,8 +36,7 @@ def choose_engine(model: RNNLM, engine: str, device: torch.device) -> str:
             return "reference"  # cuDNN already steps fast; GRU/RNN have no fused path
         return "bf16" if cpu_has_bf16() else "fp32"
     if engine != "reference" and model.cell != "lstm":
-        raise ValueError(f"engine={engine} steps LSTM cells only (this model is a {model.cell}); "
-                         "use engine=reference")
+        raise ValueError(f"engine={engine} steps LSTM cells only (this model is a {model.cell}); use engine=reference")
     return engine
 
 
@@ -140,6 +139,7 @@ def linear_op(weight: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
     freezing does), about twice as fast as F.linear for a few rows here. Those ops are private to torch, so
     they are checked against F.linear once and F.linear is used if they are missing or disagree.
     """
+
     def plain(x):
         return F.linear(x, weight)
 
@@ -165,10 +165,10 @@ def _lstm_cell(x, h, c, linear, b, dtype):
     hidden = h.size(1)
     xh = torch.cat([x, h], dim=1).to(dtype)  # (B, in+H)
     gates = torch.add(linear(xh), b)  # (B, 4H) fp32: one matmul for the input and the recurrent part
-    ifo = gates[:, :3 * hidden].sigmoid()
-    g = gates[:, 3 * hidden:].tanh()
-    c = torch.addcmul(ifo[:, hidden:2 * hidden] * c, ifo[:, :hidden], g)  # c' = f * c + i * g
-    h = ifo[:, 2 * hidden:] * c.tanh()  # h' = o * tanh(c')
+    ifo = gates[:, : 3 * hidden].sigmoid()
+    g = gates[:, 3 * hidden :].tanh()
+    c = torch.addcmul(ifo[:, hidden : 2 * hidden] * c, ifo[:, :hidden], g)  # c' = f * c + i * g
+    h = ifo[:, 2 * hidden :] * c.tanh()  # h' = o * tanh(c')
     return h, c
 
 

@@ -36,8 +36,15 @@ class Sample:
         return sum(self.logprobs) / len(self.logprobs) if self.logprobs else None
 
     def record(self) -> dict:
-        return {"prompt": self.prompt, "sample": self.text, "tokens": self.tokens, "num_tokens": len(self.ids),
-                "mean_logprob": self.mean_logprob, "seed": self.seed, "index": self.index}
+        return {
+            "prompt": self.prompt,
+            "sample": self.text,
+            "tokens": self.tokens,
+            "num_tokens": len(self.ids),
+            "mean_logprob": self.mean_logprob,
+            "seed": self.seed,
+            "index": self.index,
+        }
 
 
 class TextStream:
@@ -101,8 +108,9 @@ def unknown_message(unknown: list[str]) -> str:
     return f"not in the vocabulary, read as {UNK}: " + ", ".join(repr(w) for w in unknown)
 
 
-def check_generate_args(max_new_tokens: int, num_samples: int, temperature: float, top_k: int | None,
-                        top_p: float | None, greedy: bool) -> None:
+def check_generate_args(
+    max_new_tokens: int, num_samples: int, temperature: float, top_k: int | None, top_p: float | None, greedy: bool
+) -> None:
     """Raise ValueError naming the first bad argument."""
     if isinstance(max_new_tokens, bool) or int(max_new_tokens) != max_new_tokens or max_new_tokens < 0:
         raise ValueError(f"max_new_tokens must be an integer >= 0 (got {max_new_tokens})")
@@ -111,11 +119,22 @@ def check_generate_args(max_new_tokens: int, num_samples: int, temperature: floa
     check_args(temperature, top_k, top_p, greedy)
 
 
-def generate(model: RNNLM, tokenizer: Tokenizer, prompt: str = "", max_new_tokens: int = 100,
-             temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None, greedy: bool = False,
-             num_samples: int = 1, seed: int | None = None, stop_at_eos: bool = False, engine="auto",
-             on_text: Callable[[int, str], None] | None = None,
-             warn: Callable[[str], None] | None = None) -> list[Sample]:
+def generate(
+    model: RNNLM,
+    tokenizer: Tokenizer,
+    prompt: str = "",
+    max_new_tokens: int = 100,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    greedy: bool = False,
+    num_samples: int = 1,
+    seed: int | None = None,
+    stop_at_eos: bool = False,
+    engine="auto",
+    on_text: Callable[[int, str], None] | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> list[Sample]:
     """Continue `prompt` `num_samples` times (one batch). Returns one Sample per row.
 
     engine: 'auto' | 'reference' | 'fp32' | 'bf16' (see lm.fast_decode) or an engine from `make_engine`.
@@ -142,8 +161,16 @@ def generate(model: RNNLM, tokenizer: Tokenizer, prompt: str = "", max_new_token
     try:
         with torch.inference_mode():
             prompt_ids = torch.tensor([ids], dtype=torch.long, device=device)
-            rows = run_decoder(engine, prompt_ids, num_samples, int(max_new_tokens), settings, generators,
-                               eos_id(tokenizer) if stop_at_eos else None, _piecewise(streams, on_text))
+            rows = run_decoder(
+                engine,
+                prompt_ids,
+                num_samples,
+                int(max_new_tokens),
+                settings,
+                generators,
+                eos_id(tokenizer) if stop_at_eos else None,
+                _piecewise(streams, on_text),
+            )
     finally:
         model.train(was_training)
     samples = []
@@ -156,16 +183,26 @@ def generate(model: RNNLM, tokenizer: Tokenizer, prompt: str = "", max_new_token
 
 def _piecewise(streams: list[TextStream], on_text, flush: bool = False):
     """on_token(row, id) -> text piece (or the held-back rest when flush), also handed to on_text."""
+
     def on_token(row: int, token_id: int | None) -> str:
         piece = streams[row].flush() if flush else streams[row].push(token_id)
         if piece and on_text is not None:
             on_text(row, piece)
         return piece
+
     return on_token
 
 
-def run_decoder(engine, prompt_ids: torch.Tensor, batch: int, max_new_tokens: int, settings: dict,
-                generators: list[torch.Generator], stop_id: int | None, on_token: Callable[[int, int], str]):
+def run_decoder(
+    engine,
+    prompt_ids: torch.Tensor,
+    batch: int,
+    max_new_tokens: int,
+    settings: dict,
+    generators: list[torch.Generator],
+    stop_id: int | None,
+    on_token: Callable[[int, int], str],
+):
     """The decoding loop. prompt_ids (1, T). Returns per row (ids, log-probs, text pieces).
 
     Rows that hit `stop_id` stop recording; the batch steps on until every row has stopped.

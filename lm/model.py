@@ -26,8 +26,18 @@ from lm.regularizers.weight_drop import recurrent_weights
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 KERNELS = {"lstm": torch.lstm, "gru": torch.gru, "rnn": torch.rnn_tanh}  # what nn.LSTM / GRU / RNN call
 # the constructor arguments that decide the parameters' shapes; the rest (dropout, init) may differ on resume
-SHAPE_ARGS = ("vocab_size", "emb_size", "hidden_size", "num_layers", "cell", "tie_weights", "tie_projection",
-              "softmax", "cutoffs", "div_value")
+SHAPE_ARGS = (
+    "vocab_size",
+    "emb_size",
+    "hidden_size",
+    "num_layers",
+    "cell",
+    "tie_weights",
+    "tie_projection",
+    "softmax",
+    "cutoffs",
+    "div_value",
+)
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
@@ -96,16 +106,18 @@ class RNNLM(nn.Module):
         hidden_p = (dropout if dropout_hidden is None else dropout_hidden) if num_layers > 1 else 0.0
         self.drop_hidden = drop(hidden_p) if locked_dropout else None  # else nn.LSTM's own between layers
         self.dropout_embed, self.weight_drop = dropout_embed, weight_drop
-        self.rnn = CELLS[cell](emb_size, hidden_size, num_layers, dropout=0.0 if locked_dropout else hidden_p,
-                               batch_first=True)
+        self.rnn = CELLS[cell](
+            emb_size, hidden_size, num_layers, dropout=0.0 if locked_dropout else hidden_p, batch_first=True
+        )
         out_size = hidden_size
         self.projection = None
         if tie_weights and tie_projection and emb_size != hidden_size:
             self.projection = nn.Linear(hidden_size, emb_size, bias=False)
             out_size = emb_size
         if self.adaptive:  # ties the head's shortlist rows (and full-width tails) to the embedding
-            self.decoder = AdaptiveSoftmax(out_size, vocab_size, cutoffs, div_value,
-                                           tie=self.embedding.weight if tie_weights else None)
+            self.decoder = AdaptiveSoftmax(
+                out_size, vocab_size, cutoffs, div_value, tie=self.embedding.weight if tie_weights else None
+            )
         else:
             self.decoder = nn.Linear(out_size, vocab_size)
             if tie_weights:  # weight tying: Press & Wolf 2016, Inan et al. 2017
@@ -126,7 +138,7 @@ class RNNLM(nn.Module):
             with torch.no_grad():
                 for name, p in self.rnn.named_parameters():
                     if name.startswith("bias_"):
-                        p[h:2 * h].fill_(forget_bias if name.startswith("bias_ih") else 0.0)
+                        p[h : 2 * h].fill_(forget_bias if name.startswith("bias_ih") else 0.0)
 
     def init_state(self, batch_size: int, device=None, dtype=None) -> State:
         zeros = torch.zeros(self.num_layers, batch_size, self.hidden_size, device=device, dtype=dtype)
@@ -136,8 +148,9 @@ class RNNLM(nn.Module):
         out, state, _ = self.features_and_outputs(tokens, state)
         return out, state
 
-    def features_and_outputs(self, tokens: torch.Tensor, state: State | None = None
-                             ) -> tuple[torch.Tensor, State, tuple[torch.Tensor, torch.Tensor]]:
+    def features_and_outputs(
+        self, tokens: torch.Tensor, state: State | None = None
+    ) -> tuple[torch.Tensor, State, tuple[torch.Tensor, torch.Tensor]]:
         """features (B, T, D), the new state, and the last recurrent layer's output (B, T, H) before and after
         its dropout (what AR and TAR penalise)."""
         x = self.drop_in(embedding_dropout.embed(self.embedding, tokens, self.dropout_embed, self.training))
@@ -165,8 +178,9 @@ class RNNLM(nn.Module):
         for layer in range(self.num_layers):
             if layer:
                 x = self.drop_hidden(x)
-            x, s = self._kernel(x, map_state(lambda t: t[layer:layer + 1], state),
-                                weights[layer * per:(layer + 1) * per], 1, 0.0)
+            x, s = self._kernel(
+                x, map_state(lambda t: t[layer : layer + 1], state), weights[layer * per : (layer + 1) * per], 1, 0.0
+            )
             states.append(s)
         if self.cell == "lstm":
             return x, (torch.cat([h for h, _ in states]), torch.cat([c for _, c in states]))
@@ -211,8 +225,10 @@ class RNNLM(nn.Module):
         tokens whose target is in it (training, scoring); cluster_share=None counts every cluster, as giving
         the whole distribution does (generation). Training costs about 3x this: forward, and twice for backward."""
         gates = {"lstm": 4, "gru": 3, "rnn": 1}[self.cell]
-        macs = sum(gates * self.hidden_size * ((self.emb_size if layer == 0 else self.hidden_size) + self.hidden_size)
-                   for layer in range(self.num_layers))
+        macs = sum(
+            gates * self.hidden_size * ((self.emb_size if layer == 0 else self.hidden_size) + self.hidden_size)
+            for layer in range(self.num_layers)
+        )
         if self.projection is not None:
             macs += self.projection.weight.numel()
         if not self.adaptive:

@@ -34,8 +34,17 @@ def batch_tokens(batch) -> int:
 
 
 class LanguageModel(pl.LightningModule):
-    def __init__(self, model: dict, optimizer: dict, scheduler: dict | None = None, monitor: str = "val/loss",
-                 nonfinite: str = "stop", ar: float = 0.0, tar: float = 0.0, lr_bptt: int | None = None):
+    def __init__(
+        self,
+        model: dict,
+        optimizer: dict,
+        scheduler: dict | None = None,
+        monitor: str = "val/loss",
+        nonfinite: str = "stop",
+        ar: float = 0.0,
+        tar: float = 0.0,
+        lr_bptt: int | None = None,
+    ):
         """`model` holds RNNLM's plain arguments; `optimizer`/`scheduler` are `_partial_` Hydra configs.
         `nonfinite`: a non-finite loss or gradient norm stops the run (`stop`) or skips that step (`skip`).
         `ar` / `tar`: weights of activation / temporal activation regularisation (AWD's alpha / beta).
@@ -103,8 +112,10 @@ class LanguageModel(pl.LightningModule):
         # the rest only on steps whose metrics reach the logger: each self.log costs time in a 0.1 s step
         self._log_now = (self.global_step + 1) % self.trainer.log_every_n_steps == 0
         objective = loss
-        for name, weight, penalty in (("ar", self.hparams.ar, activation_penalty),
-                                      ("tar", self.hparams.tar, temporal_penalty)):
+        for name, weight, penalty in (
+            ("ar", self.hparams.ar, activation_penalty),
+            ("tar", self.hparams.tar, temporal_penalty),
+        ):
             if weight:
                 value = penalty(dropped if name == "ar" else raw)
                 objective = objective + weight * value
@@ -140,9 +151,11 @@ class LanguageModel(pl.LightningModule):
         self._skips += 1
         self._skips_in_row += 1
         if self._skips_in_row >= MAX_SKIPS:
-            raise Diverged(f"training diverged: {MAX_SKIPS} steps in a row had a non-finite "
-                           f"{('loss', 'gradient norm')[which]} (last at step {self.global_step + 1}); "
-                           "try a lower optim.optimizer.lr or trainer.gradient_clip_val=0.25")
+            raise Diverged(
+                f"training diverged: {MAX_SKIPS} steps in a row had a non-finite "
+                f"{('loss', 'gradient norm')[which]} (last at step {self.global_step + 1}); "
+                "try a lower optim.optimizer.lr or trainer.gradient_clip_val=0.25"
+            )
         return False
 
     def check_finite(self) -> None:
@@ -151,11 +164,16 @@ class LanguageModel(pl.LightningModule):
         loss_step, grad_step = self._first_bad.tolist()
         if loss_step < 0 and grad_step < 0:
             return
-        which, step = ("loss", loss_step) if loss_step >= 0 and (grad_step < 0 or loss_step <= grad_step) \
+        which, step = (
+            ("loss", loss_step)
+            if loss_step >= 0 and (grad_step < 0 or loss_step <= grad_step)
             else ("gradient norm", grad_step)
-        raise Diverged(f"training diverged: the {which} was not finite at step {step}; no checkpoint was written "
-                       "from it. Try a lower optim.optimizer.lr, trainer.gradient_clip_val=0.25 or "
-                       "trainer.precision=32-true, or nonfinite=skip to skip such steps")
+        )
+        raise Diverged(
+            f"training diverged: the {which} was not finite at step {step}; no checkpoint was written "
+            "from it. Try a lower optim.optimizer.lr, trainer.gradient_clip_val=0.25 or "
+            "trainer.precision=32-true, or nonfinite=skip to skip such steps"
+        )
 
     def on_train_batch_end(self, outputs, batch, batch_idx):
         # throughput since the last logged step; plain floats, no device sync
@@ -212,19 +230,25 @@ class LanguageModel(pl.LightningModule):
         if stage == "val" and not self.trainer.sanity_checking:
             value = loss.item()
             if self.trainer.is_global_zero:
-                log.info(f"epoch {self.current_epoch} step {self.global_step}: val/loss {value:.4f}  "
-                         f"val/ppl {safe_exp(value):.2f}")
+                log.info(
+                    f"epoch {self.current_epoch} step {self.global_step}: val/loss {value:.4f}  "
+                    f"val/ppl {safe_exp(value):.2f}"
+                )
             if not math.isfinite(value):
-                raise Diverged(f"training diverged: val/loss is {value} at step {self.global_step}; no checkpoint "
-                               "was written from it. Try a lower optim.optimizer.lr or trainer.gradient_clip_val=0.25")
+                raise Diverged(
+                    f"training diverged: val/loss is {value} at step {self.global_step}; no checkpoint "
+                    "was written from it. Try a lower optim.optimizer.lr or trainer.gradient_clip_val=0.25"
+                )
             if (opt := self._ntasgd()) is not None:
                 self._observe(opt, value)
 
     def _observe(self, opt: NTASGD, value: float) -> None:
         event = opt.observe(value)
         if event == "switch" and self.trainer.is_global_zero:
-            log.info(f"NT-ASGD: no new best val/loss in {opt.nonmono} validations: averaging the weights from "
-                     f"epoch {self.current_epoch} step {self.global_step} on")
+            log.info(
+                f"NT-ASGD: no new best val/loss in {opt.nonmono} validations: averaging the weights from "
+                f"epoch {self.current_epoch} step {self.global_step} on"
+            )
         if event == "stop":
             if self.trainer.is_global_zero:
                 log.info(f"NT-ASGD: no new best val/loss in {opt.nonmono} validations while averaging: stopping")
@@ -262,6 +286,7 @@ class LanguageModel(pl.LightningModule):
             for group, lr in zip(optimizer.param_groups, base):
                 group["lr"] = lr * self._chunk_len / self.hparams.lr_bptt
             return loss
+
         try:
             return optimizer.step(closure=closure)
         finally:
@@ -279,8 +304,10 @@ class LanguageModel(pl.LightningModule):
         if interval == "step" and "total_steps" in inspect.signature(make).parameters:
             extra["total_steps"] = int(self.trainer.estimated_stepping_batches)
         scheduler = make(optimizer=optimizer, **extra)
-        return {"optimizer": optimizer,
-                "lr_scheduler": {"scheduler": scheduler, "monitor": self.hparams.monitor, "interval": interval}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "monitor": self.hparams.monitor, "interval": interval},
+        }
 
     # --- a checkpoint stands alone ---------------------------------------------------------------------------
     def _step_epoch_schedulers(self, monitored: float) -> None:
@@ -299,17 +326,27 @@ class LanguageModel(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint):
         self.check_finite()
         if not torch.stack([torch.isfinite(p).all() for p in self.parameters()]).all():
-            raise Diverged(f"training diverged: the weights are not finite at step {self.global_step}; no checkpoint "
-                           "was written. Try a lower optim.optimizer.lr or trainer.gradient_clip_val=0.25")
+            raise Diverged(
+                f"training diverged: the weights are not finite at step {self.global_step}; no checkpoint "
+                "was written. Try a lower optim.optimizer.lr or trainer.gradient_clip_val=0.25"
+            )
         epoch_end = self.trainer.fit_loop.epoch_loop.batch_progress.is_last_batch  # the next step starts an epoch
         state = None if epoch_end else map_state(torch.Tensor.cpu, self._state.get("train"))
         monitored = self.trainer.callback_metrics.get(self.hparams.monitor) if epoch_end else None
         wandb_id = next((lg.version for lg in self.loggers if isinstance(lg, WandbLogger)), None)
-        checkpoint["lm"] = {"format": FORMAT, "tokenizer_json": self.tokenizer.to_str(), "config": self.run_config,
-                            "params": count_parameters(self.model),
-                            "resume": {"rng": rng.collect(), "state": state, "wandb_id": wandb_id,
-                                       "epoch_end": None if monitored is None else float(monitored),
-                                       "iterate": self._put_average(checkpoint["state_dict"])}}
+        checkpoint["lm"] = {
+            "format": FORMAT,
+            "tokenizer_json": self.tokenizer.to_str(),
+            "config": self.run_config,
+            "params": count_parameters(self.model),
+            "resume": {
+                "rng": rng.collect(),
+                "state": state,
+                "wandb_id": wandb_id,
+                "epoch_end": None if monitored is None else float(monitored),
+                "iterate": self._put_average(checkpoint["state_dict"]),
+            },
+        }
 
     def _put_average(self, state_dict: dict) -> dict | None:
         """NT-ASGD: the checkpoint's weights become the averaged ones (what generation, probes and tests load);

@@ -16,8 +16,15 @@ import torch
 
 
 class NTASGD(torch.optim.SGD):
-    def __init__(self, params, lr: float, weight_decay: float = 0.0, nonmono: int = 5,
-                 averaged_from_start: bool = False, stop_when_flat: bool = False):
+    def __init__(
+        self,
+        params,
+        lr: float,
+        weight_decay: float = 0.0,
+        nonmono: int = 5,
+        averaged_from_start: bool = False,
+        stop_when_flat: bool = False,
+    ):
         if nonmono < 1:
             raise ValueError(f"NT-ASGD needs nonmono >= 1, got {nonmono}")
         super().__init__(params, lr=lr, weight_decay=weight_decay)
@@ -29,7 +36,7 @@ class NTASGD(torch.optim.SGD):
     def observe(self, val_loss: float) -> str | None:
         """Record a validation loss; "switch" when averaging begins now, "stop" when a fine-tuning run (or any
         run with stop_when_flat) has stopped improving while averaging, else None."""
-        flat = len(self.history) > self.nonmono and val_loss > min(self.history[:-self.nonmono])
+        flat = len(self.history) > self.nonmono and val_loss > min(self.history[: -self.nonmono])
         self.history.append(val_loss)
         if flat and not self.averaging:
             self.averaging = True
@@ -76,8 +83,14 @@ class NTASGD(torch.optim.SGD):
     # the schedule's state travels with the optimizer's in a checkpoint, so a resumed run switches when the
     # interrupted one would have
     def state_dict(self):
-        return {**super().state_dict(), "ntasgd": {"history": list(self.history), "averaging": self.averaging,
-                                                   "averaged_steps": self.averaged_steps}}
+        return {
+            **super().state_dict(),
+            "ntasgd": {
+                "history": list(self.history),
+                "averaging": self.averaging,
+                "averaged_steps": self.averaged_steps,
+            },
+        }
 
     def load_state_dict(self, state_dict):
         state_dict = dict(state_dict)

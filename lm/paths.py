@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 PKG = Path(__file__).resolve().parent
-_CHECKOUT, _PACKAGED = {"conf": PKG.parent / "conf", "data": PKG.parent / "data"}, {"conf": PKG / "conf",
-                                                                                      "data": PKG / "_data"}
+_CHECKOUT, _PACKAGED = (
+    {"conf": PKG.parent / "conf", "data": PKG.parent / "data"},
+    {"conf": PKG / "conf", "data": PKG / "_data"},
+)
 
 
 def shipped(folder: str, *parts: str) -> Path:

@@ -54,8 +54,7 @@ def pointer_settings(spec) -> dict | None:
         raise UserError(f"perplexity.pointer={spec!r}: give {{window, theta, lambda}} or null")
     unknown = sorted(set(spec) - set(KEYS))
     if unknown:
-        raise UserError(f"perplexity.pointer has unknown key(s) {', '.join(map(str, unknown))}: "
-                        f"use {', '.join(KEYS)}")
+        raise UserError(f"perplexity.pointer has unknown key(s) {', '.join(map(str, unknown))}: use {', '.join(KEYS)}")
     values = DEFAULTS | {k: v for k, v in spec.items() if not (k == "window" and v is None)}
     try:
         check_settings(values["window"], values["theta"], values["lambda"])
@@ -106,5 +105,5 @@ class CachePointer:
         hits = words[:, None, :] == targets[:, :, None]  # (B, T, H+T): key k's next word is query i's target
         log_cache = log_attn.masked_fill_(~hits, -math.inf).logsumexp(dim=-1)  # (B, T)
         mixed = torch.logaddexp(model_logp + _log(1 - self.lam), log_cache + _log(self.lam))
-        self.feats, self.words = keys[:, -self.window:], words[:, -self.window:]
+        self.feats, self.words = keys[:, -self.window :], words[:, -self.window :]
         return torch.where(seen.any(dim=-1), mixed, model_logp)

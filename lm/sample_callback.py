@@ -18,9 +18,16 @@ COLUMNS = ["epoch", "step", "prompt", "sample", "mean_logprob"]
 
 
 class GenerateSamples(pl.Callback):
-    def __init__(self, prompts: list[str] | tuple[str, ...] = ("the",), every_n_epochs: int = 1,
-                 max_new_tokens: int = 50, temperature: float = 1.0, top_k: int | None = None, seed: int = 0,
-                 key: str = "samples"):
+    def __init__(
+        self,
+        prompts: list[str] | tuple[str, ...] = ("the",),
+        every_n_epochs: int = 1,
+        max_new_tokens: int = 50,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        seed: int = 0,
+        key: str = "samples",
+    ):
         """every_n_epochs <= 0 turns the callback off. A fixed seed keeps the draws comparable across epochs."""
         self.prompts = [str(p) for p in prompts]
         self.every_n_epochs = int(every_n_epochs)
@@ -51,8 +58,13 @@ class GenerateSamples(pl.Callback):
             logger.log_table(key=self.key, columns=COLUMNS, data=[list(r) for r in self.rows])
         if not tables:
             for epoch, step, _, text, lp in new_rows:
-                log.info("sample (epoch %d, step %d, mean log-prob %s): %s", epoch, step,
-                         "n/a" if lp is None else f"{lp:.3f}", text)
+                log.info(
+                    "sample (epoch %d, step %d, mean log-prob %s): %s",
+                    epoch,
+                    step,
+                    "n/a" if lp is None else f"{lp:.3f}",
+                    text,
+                )
 
     def state_dict(self) -> dict:
         return {"rows": self.rows}  # a resumed run keeps the earlier rows of the table

@@ -19,8 +19,9 @@ Generators = torch.Generator | Sequence[torch.Generator] | None
 TOP_P_SLACK = 1e-6
 
 
-def check_args(temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
-               greedy: bool = False) -> None:
+def check_args(
+    temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None, greedy: bool = False
+) -> None:
     """Raise ValueError naming the first bad argument."""
     if not greedy and not temperature > 0:  # `not >` also rejects NaN
         raise ValueError(f"temperature must be > 0 (got {temperature}); use greedy=true for argmax decoding")
@@ -54,8 +55,9 @@ def nucleus_mask(probs: torch.Tensor, top_p: float) -> torch.Tensor:
     return torch.zeros_like(keep_sorted).scatter_(-1, order, keep_sorted)
 
 
-def probabilities(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
-                  top_p: float | None = None) -> torch.Tensor:
+def probabilities(
+    logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None
+) -> torch.Tensor:
     """The distribution `sample` draws from: (B, V) float32 rows that sum to 1."""
     check_args(temperature, top_k, top_p)
     logits = logits.float() if temperature == 1 else logits.float() / temperature
@@ -98,8 +100,14 @@ def _below(x: torch.Tensor, top: torch.Tensor) -> torch.Tensor:
     return torch.clamp(x, max=torch.nextafter(top, torch.zeros_like(top)))
 
 
-def sample(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
-           generator: Generators = None, greedy: bool = False) -> torch.Tensor:
+def sample(
+    logits: torch.Tensor,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    generator: Generators = None,
+    greedy: bool = False,
+) -> torch.Tensor:
     """Next token per row. logits: (B, V) or (V,); returns (B,) or () long.
 
     generator: None (torch's global generator), one torch.Generator for all rows, or one per row.
@@ -115,9 +123,14 @@ def sample(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = N
     return ids.squeeze(0) if flat else ids
 
 
-def sample_with_logprob(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
-                        top_p: float | None = None, generator: Generators = None,
-                        greedy: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def sample_with_logprob(
+    logits: torch.Tensor,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    generator: Generators = None,
+    greedy: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """`sample` on (B, V) logits, and each drawn token's log-probability under the model itself,
     log softmax(logits) (no temperature, no filtering). (B,) long, (B,) float32.
 
@@ -130,4 +143,3 @@ def sample_with_logprob(logits: torch.Tensor, temperature: float = 1.0, top_k: i
     probs = logits.float().softmax(-1)
     ids = draw(probs, uniforms(logits.size(0), generator, logits.device))
     return ids, probs.gather(1, ids[:, None]).squeeze(1).log()  # a drawn token has probability > 0
-

@@ -19,16 +19,27 @@ class WarmupCosine:
     """lr factor of step t: linear warm-up over `warmup_steps`, then half a cosine from 1 down to `final_ratio`
     at `total_steps` (or after `total_minutes` of training) and flat after."""
 
-    def __init__(self, total_steps: int | None, warmup_steps: int = 0, final_ratio: float = 0.0,
-                 total_minutes: float | None = None):
-        if (total_minutes is None and (total_steps or 0) <= 0) or (total_minutes is not None and total_minutes <= 0) \
-                or warmup_steps < 0 or not 0.0 <= final_ratio <= 1.0:
-            raise ValueError(f"need total_steps > 0 (or total_minutes > 0), warmup_steps >= 0 and "
-                             f"0 <= final_ratio <= 1, got {total_steps}, {total_minutes}, {warmup_steps}, {final_ratio}")
+    def __init__(
+        self,
+        total_steps: int | None,
+        warmup_steps: int = 0,
+        final_ratio: float = 0.0,
+        total_minutes: float | None = None,
+    ):
+        if (
+            (total_minutes is None and (total_steps or 0) <= 0)
+            or (total_minutes is not None and total_minutes <= 0)
+            or warmup_steps < 0
+            or not 0.0 <= final_ratio <= 1.0
+        ):
+            raise ValueError(
+                f"need total_steps > 0 (or total_minutes > 0), warmup_steps >= 0 and "
+                f"0 <= final_ratio <= 1, got {total_steps}, {total_minutes}, {warmup_steps}, {final_ratio}"
+            )
         self.total_steps, self.warmup_steps, self.final_ratio = total_steps, warmup_steps, final_ratio
         self.total_seconds = None if total_minutes is None else 60.0 * total_minutes
-        self.elapsed = 0.0      # seconds of training so far, summed step by step (saved with the scheduler)
-        self._last = None       # perf_counter at the previous step; None after a (re)start
+        self.elapsed = 0.0  # seconds of training so far, summed step by step (saved with the scheduler)
+        self._last = None  # perf_counter at the previous step; None after a (re)start
 
     def progress(self, step: int) -> float:
         if self.total_seconds is None:
@@ -55,8 +66,13 @@ class _Schedule(LambdaLR):
                 fn._last = None
 
 
-def warmup_cosine(optimizer: Optimizer, total_steps: int | None = None, warmup_steps: int = 0,
-                  final_ratio: float = 0.0, total_minutes: float | None = None) -> LambdaLR:
+def warmup_cosine(
+    optimizer: Optimizer,
+    total_steps: int | None = None,
+    warmup_steps: int = 0,
+    final_ratio: float = 0.0,
+    total_minutes: float | None = None,
+) -> LambdaLR:
     """lr rises linearly over `warmup_steps`, then follows half a cosine from lr down to lr * final_ratio at
     `total_steps` (or after `total_minutes` of training) and stays there."""
     return _Schedule(optimizer, WarmupCosine(total_steps, warmup_steps, final_ratio, total_minutes))

@@ -17,9 +17,16 @@ KINDS = ("word", "bpe", "char")
 Span = tuple[int, int]  # (start, end) character offsets
 
 
-def train_tokenizer(kind: str, lines: Iterable[str], vocab_size: int | None = None, min_frequency: int = 1,
-                    length: int | None = None, split_punctuation: bool = False, lowercase: bool = False,
-                    show_progress: bool = False) -> Tokenizer:
+def train_tokenizer(
+    kind: str,
+    lines: Iterable[str],
+    vocab_size: int | None = None,
+    min_frequency: int = 1,
+    length: int | None = None,
+    split_punctuation: bool = False,
+    lowercase: bool = False,
+    show_progress: bool = False,
+) -> Tokenizer:
     """Train on an iterable of lines (the training split only). `split_punctuation` (word level): punctuation
     marks become words of their own ("him." -> "him" "."), so raw text keeps a small vocabulary. `lowercase` (word
     level): text is lowercased before it is split ("She" and "she" are one word), also when encoding."""
@@ -27,23 +34,38 @@ def train_tokenizer(kind: str, lines: Iterable[str], vocab_size: int | None = No
         tok = Tokenizer(models.WordLevel(unk_token=UNK))
         if lowercase:
             tok.normalizer = normalizers.Lowercase()
-        tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()]) \
-            if split_punctuation else pre_tokenizers.WhitespaceSplit()
-        trainer = trainers.WordLevelTrainer(vocab_size=vocab_size or 10**9, min_frequency=min_frequency,
-                                            special_tokens=[EOS, UNK], show_progress=show_progress)
+        tok.pre_tokenizer = (
+            pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()])
+            if split_punctuation
+            else pre_tokenizers.WhitespaceSplit()
+        )
+        trainer = trainers.WordLevelTrainer(
+            vocab_size=vocab_size or 10**9,
+            min_frequency=min_frequency,
+            special_tokens=[EOS, UNK],
+            show_progress=show_progress,
+        )
     elif kind == "char":
         tok = Tokenizer(models.WordLevel(unk_token=UNK))
         tok.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
         tok.decoder = decoders.Fuse()
-        trainer = trainers.WordLevelTrainer(vocab_size=vocab_size or 10**9, min_frequency=min_frequency,
-                                            special_tokens=[EOS, UNK], show_progress=show_progress)
+        trainer = trainers.WordLevelTrainer(
+            vocab_size=vocab_size or 10**9,
+            min_frequency=min_frequency,
+            special_tokens=[EOS, UNK],
+            show_progress=show_progress,
+        )
     elif kind == "bpe":
         tok = Tokenizer(models.BPE())
         tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
         tok.decoder = decoders.ByteLevel()
-        trainer = trainers.BpeTrainer(vocab_size=vocab_size or 8000, min_frequency=max(min_frequency, 2),
-                                      special_tokens=[EOS], initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                      show_progress=show_progress)
+        trainer = trainers.BpeTrainer(
+            vocab_size=vocab_size or 8000,
+            min_frequency=max(min_frequency, 2),
+            special_tokens=[EOS],
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+            show_progress=show_progress,
+        )
     else:
         raise UserError(f"unknown tokenizer kind {kind!r}: use one of {', '.join(KINDS)} (tokenizer=word|bpe|char)")
     tok.train_from_iterator(lines, trainer=trainer, length=length)

@@ -32,8 +32,9 @@ def ensure_wandb_mode() -> str:
     return os.environ["WANDB_MODE"]
 
 
-def make_loggers(cfg: DictConfig | None, run_dir: Path, output_root: Path | None = None,
-                 resume_id: str | None = None) -> list:
+def make_loggers(
+    cfg: DictConfig | None, run_dir: Path, output_root: Path | None = None, resume_id: str | None = None
+) -> list:
     """resume_id: the W&B run a resumed training run continues (one curve on the dashboard)."""
     loggers = []
     for name, conf in (cfg or {}).items():
@@ -44,18 +45,25 @@ def make_loggers(cfg: DictConfig | None, run_dir: Path, output_root: Path | None
             mode = ensure_wandb_mode()
             os.environ.setdefault("WANDB_QUIET", "true")  # no run history table at exit: our summary is last
             if mode == "offline":
-                say(f"W&B: no API key, logging offline; view with `wandb leet {run_dir}/wandb`, "
-                    f"upload later with `wandb sync {run_dir}/wandb/offline-run-*`")
-            extra = {"id": resume_id, "resume": "allow"} if resume_id else {"name": conf.get("name") or
-                                                                               run_name(run_dir, output_root)}
+                say(
+                    f"W&B: no API key, logging offline; view with `wandb leet {run_dir}/wandb`, "
+                    f"upload later with `wandb sync {run_dir}/wandb/offline-run-*`"
+                )
+            extra = (
+                {"id": resume_id, "resume": "allow"}
+                if resume_id
+                else {"name": conf.get("name") or run_name(run_dir, output_root)}
+            )
         try:
             loggers.append(instantiate(conf, **extra))
         except Exception as e:  # Hydra wraps the ImportError in an InstantiationException
             if not (isinstance(e, ImportError) or isinstance(e.__cause__, ImportError) or "ModuleNotFound" in str(e)):
                 raise
-            raise UserError(f"logger={name} needs a package that is not installed (pip install {name}, or the "
-                            f"package's [{name}] extra: pip install -e '.[{name}]' in a checkout), "
-                            "or choose logger=wandb|csv|none") from None
+            raise UserError(
+                f"logger={name} needs a package that is not installed (pip install {name}, or the "
+                f"package's [{name}] extra: pip install -e '.[{name}]' in a checkout), "
+                "or choose logger=wandb|csv|none"
+            ) from None
     return loggers
 
 

@@ -47,8 +47,10 @@ def check_compatible(path: Path, module: LanguageModel) -> dict:
     Settings that are not shapes (dropout, ...) may change. Returns the checkpoint."""
     ckpt = checkpoint.read(path)
     if ckpt["lm"]["tokenizer_json"] != module.tokenizer.to_str():
-        raise UserError(f"{path} was trained with another tokenizer or vocabulary than this config gives; "
-                        "resume with the data/tokenizer settings of that run, or drop ckpt_path to start afresh")
+        raise UserError(
+            f"{path} was trained with another tokenizer or vocabulary than this config gives; "
+            "resume with the data/tokenizer settings of that run, or drop ckpt_path to start afresh"
+        )
     old, new = ckpt["hyper_parameters"]["model"], module.hparams.model
     diff = {k: (old.get(k), new.get(k)) for k in SHAPE_ARGS if old.get(k, new.get(k)) != new.get(k)}
     if diff:
@@ -57,8 +59,10 @@ def check_compatible(path: Path, module: LanguageModel) -> dict:
     for part in ("optimizer", "scheduler"):
         was, now = ((h.get(part) or {}).get("_target_") for h in (ckpt["hyper_parameters"], module.hparams))
         if was != now:
-            raise UserError(f"{path} was trained with {part} {was}, this config gives {now}: its saved state does "
-                            f"not fit; resume with that run's optim settings, or drop ckpt_path to start afresh")
+            raise UserError(
+                f"{path} was trained with {part} {was}, this config gives {now}: its saved state does "
+                f"not fit; resume with that run's optim settings, or drop ckpt_path to start afresh"
+            )
     return ckpt
 
 
@@ -72,8 +76,10 @@ def set_matmul_precision(cfg: DictConfig) -> None:
 def precision_warning(cfg: DictConfig) -> str | None:
     accelerator, precision = cfg.trainer.get("accelerator"), str(cfg.trainer.get("precision"))
     if accelerator == "cpu" and precision.startswith("bf16") and not cpu_has_bf16():
-        return (f"trainer.precision={precision} on a CPU without bf16 instructions (avx512_bf16, AMX) runs slower "
-                "than fp32 here; use trainer.precision=32-true")
+        return (
+            f"trainer.precision={precision} on a CPU without bf16 instructions (avx512_bf16, AMX) runs slower "
+            "than fp32 here; use trainer.precision=32-true"
+        )
     return None
 
 
@@ -83,16 +89,20 @@ def check_epoch_settings(cfg: DictConfig) -> None:
     for key in ("val_check_interval", "limit_train_batches"):
         value = cfg.trainer.get(key)
         if isinstance(value, float) and value != 1.0:
-            raise UserError(f"data.variable_bptt=true draws a different number of chunks each epoch, so a fraction of "
-                            f"an epoch is not defined: use trainer.{key}=1.0 or a number of steps (an int)")
+            raise UserError(
+                f"data.variable_bptt=true draws a different number of chunks each epoch, so a fraction of "
+                f"an epoch is not defined: use trainer.{key}=1.0 or a number of steps (an int)"
+            )
 
 
 def initial_weights(cfg: DictConfig) -> checkpoint.Loaded | None:
     """`init_from`: a checkpoint whose weights and tokenizer start this run, a new one with its own optimizer and
     step count (a second stage such as AWD's fine-tuning; `ckpt_path` resumes a run instead)."""
     if cfg.optim.optimizer.get("averaged_from_start") and not cfg.get("init_from"):
-        raise UserError("fine-tuning (optim.optimizer.averaged_from_start=true) starts from a trained model: add "
-                        "init_from=<run directory or .ckpt>, e.g. init_from=outputs/awd_lstm/<time>")
+        raise UserError(
+            "fine-tuning (optim.optimizer.averaged_from_start=true) starts from a trained model: add "
+            "init_from=<run directory or .ckpt>, e.g. init_from=outputs/awd_lstm/<time>"
+        )
     return checkpoint.load(cfg.init_from) if cfg.get("init_from") else None
 
 
@@ -102,9 +112,12 @@ def build(cfg: DictConfig) -> tuple[LMDataModule, LanguageModel]:
     set_threads(cfg.get("threads"))
     if warning := precision_warning(cfg):
         log.warning(warning)
-    data = LMDataModule(OmegaConf.to_container(cfg.data, resolve=True),
-                        OmegaConf.to_container(cfg.tokenizer, resolve=True), cfg.paths.cache_dir,
-                        pin_memory=cfg.trainer.get("accelerator") in ("gpu", "cuda"))
+    data = LMDataModule(
+        OmegaConf.to_container(cfg.data, resolve=True),
+        OmegaConf.to_container(cfg.tokenizer, resolve=True),
+        cfg.paths.cache_dir,
+        pin_memory=cfg.trainer.get("accelerator") in ("gpu", "cuda"),
+    )
     init = initial_weights(cfg)
     tokenizer = data.prepare(init.tokenizer if init else None)
     model_args = {**OmegaConf.to_container(cfg.model, resolve=True), "vocab_size": tokenizer.get_vocab_size()}
@@ -113,10 +126,15 @@ def build(cfg: DictConfig) -> tuple[LMDataModule, LanguageModel]:
     optim = cfg.optim
     try:
         scheduler = optim.get("scheduler")
-        module = LanguageModel(model_args, OmegaConf.to_container(optim.optimizer, resolve=True),
-                               OmegaConf.to_container(scheduler, resolve=True) if scheduler else None,
-                               nonfinite=cfg.get("nonfinite", "stop"), ar=optim.get("ar", 0.0),
-                               tar=optim.get("tar", 0.0), lr_bptt=cfg.data.bptt if optim.get("lr_by_length") else None)
+        module = LanguageModel(
+            model_args,
+            OmegaConf.to_container(optim.optimizer, resolve=True),
+            OmegaConf.to_container(scheduler, resolve=True) if scheduler else None,
+            nonfinite=cfg.get("nonfinite", "stop"),
+            ar=optim.get("ar", 0.0),
+            tar=optim.get("tar", 0.0),
+            lr_bptt=cfg.data.bptt if optim.get("lr_by_length") else None,
+        )
     except ValueError as e:
         raise UserError(str(e)) from None
     if init:
@@ -174,14 +192,19 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     wandb_id = resumed["lm"].get("resume", {}).get("wandb_id") if resumed else None
     # a smoke test logs nothing even with logger=... on the command line (Lightning would still make the folders)
-    loggers = [] if cfg.trainer.get("fast_dev_run") else \
-        make_loggers(cfg.get("logger"), run_dir, Path(cfg.paths.output_root), wandb_id)
+    loggers = (
+        []
+        if cfg.trainer.get("fast_dev_run")
+        else make_loggers(cfg.get("logger"), run_dir, Path(cfg.paths.output_root), wandb_id)
+    )
     callbacks = make_callbacks(cfg, has_logger=bool(loggers))
     max_time = cfg.trainer.get("max_time")  # {minutes: 57}: Lightning would read a DictConfig as a string
-    extra = {"max_time": timedelta(**OmegaConf.to_container(max_time, resolve=True))} \
-        if OmegaConf.is_dict(max_time) else {}
-    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
-                                      plugins=[AtomicCheckpointIO()], **extra)
+    extra = (
+        {"max_time": timedelta(**OmegaConf.to_container(max_time, resolve=True))} if OmegaConf.is_dict(max_time) else {}
+    )
+    trainer: pl.Trainer = instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()], **extra
+    )
     for lg in loggers:
         lg.log_hyperparams({**module.run_config, "model/params": count_parameters(module.model)})
     summarise_minima(loggers)
@@ -215,6 +238,7 @@ def command_line(*extra: str) -> str:
     """The command that started this run (its Hydra overrides, without ckpt_path), with `extra` added."""
     try:
         from hydra.core.hydra_config import HydraConfig
+
         overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("ckpt_path=")]
     except ValueError:  # not under @hydra.main
         overrides = []
@@ -235,5 +259,5 @@ def summary(metrics: dict[str, float], best: str, run_dir: Path | None) -> None:
         line += f"\n   {probes}   (full report: {console_command('lm-evaluate')} ckpt={run_dir})"
     text = f"\n== finished: {line}\n   best checkpoint: {best or '(none saved)'}\n   run directory:   {run_dir}"
     if best:
-        text += f"\n   generate: {console_command('lm-generate')} ckpt={run_dir} prompt=\"the\""
+        text += f'\n   generate: {console_command("lm-generate")} ckpt={run_dir} prompt="the"'
     say(text)

@@ -22,8 +22,9 @@ def main() -> None:
     p.add_argument("--out", default="data/books")
     p.add_argument("--max-author-mb", type=float, default=3.2, help="text kept per author")
     args = p.parse_args()
-    books = gutenberg.hub_books(args.hub_dataset, args.hub_split) if args.src == "hub" \
-        else gutenberg.local_books(args.src)
+    books = (
+        gutenberg.hub_books(args.hub_dataset, args.hub_split) if args.src == "hub" else gutenberg.local_books(args.src)
+    )
     counts = gutenberg.build(books, args.out, max_author_bytes=int(args.max_author_mb * 1e6))
     print(f"{args.out}: " + ", ".join(f"{n} books in {s}.txt" for s, n in counts.items()), file=sys.stderr)
 

@@ -47,8 +47,11 @@ def main():
     missing = [f for f in ("train.txt", "valid.txt", "test.txt") if not (src / f).is_file()]
     if missing:
         sys.exit(f"error: {src} has no {', '.join(missing)}: give --src a folder with the three splits")
-    splits = {"train": pick(src / "train.txt", args.train_words),
-              "valid": pick(src / "valid.txt", args.eval_words), "test": pick(src / "test.txt", args.eval_words)}
+    splits = {
+        "train": pick(src / "train.txt", args.train_words),
+        "valid": pick(src / "valid.txt", args.eval_words),
+        "test": pick(src / "test.txt", args.eval_words),
+    }
     counts = Counter(w for ws in splits["train"] for w in ws)
     keep = {w for w, _ in counts.most_common(args.vocab - len(SPECIALS))}
     if len(keep) < args.vocab - len(SPECIALS):
@@ -58,8 +61,10 @@ def main():
         text = "".join(" ".join(w if w in keep else "<unk>" for w in ws) + "\n" for ws in lines)
         (out / f"{name}.txt").write_text(text, encoding="utf-8")
     n = {k: sum(map(len, v)) for k, v in splits.items()}
-    print(f"{out}: train {n['train']:,} / valid {n['valid']:,} / test {n['test']:,} words, "
-          f"{len(keep) + len(SPECIALS):,} types with <unk> and <eos>")
+    print(
+        f"{out}: train {n['train']:,} / valid {n['valid']:,} / test {n['test']:,} words, "
+        f"{len(keep) + len(SPECIALS):,} types with <unk> and <eos>"
+    )
 
 
 if __name__ == "__main__":

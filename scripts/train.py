@@ -1,5 +1,4 @@
-"""Train a language model: python scripts/train.py [experiment=NAME] [key=value ...] (Hydra; -m for sweeps).
-"""
+"""Train a language model: python scripts/train.py [experiment=NAME] [key=value ...] (Hydra; -m for sweeps)."""
 
 from lm.cli import train
 

@@ -10,17 +10,40 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run_script(script, *overrides, timeout=300, env=None, cwd=ROOT):
     """script: a file in scripts/ (train.py), or a module run with -m from the repository root (benchmarks.run)."""
-    full_env = {**os.environ, "WANDB_MODE": "offline", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-                "PYTHONWARNINGS": "ignore", **(env or {})}
+    full_env = {
+        **os.environ,
+        "WANDB_MODE": "offline",
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "PYTHONWARNINGS": "ignore",
+        **(env or {}),
+    }
     command = [str(ROOT / "scripts" / script)] if script.endswith(".py") else ["-m", script]
-    return subprocess.run([sys.executable, *command, *map(str, overrides)], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout, env=full_env)
+    return subprocess.run(
+        [sys.executable, *command, *map(str, overrides)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+    )
 
 
 def tiny_train_args(tmp_path, run="run"):
     """A seconds-long training run whose outputs all land under tmp_path."""
-    return [f"hydra.run.dir={tmp_path / run}", f"paths.cache_dir={tmp_path / 'cache'}",
-            f"paths.output_root={tmp_path / 'outputs'}", "model.emb_size=16", "model.hidden_size=16",
-            "model.num_layers=1", "data.batch_size=4", "data.bptt=8", "trainer.max_epochs=1",
-            "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false", "logger=csv",
-            "callbacks.samples.every_n_epochs=0", "callbacks.probes.n_items=0"]
+    return [
+        f"hydra.run.dir={tmp_path / run}",
+        f"paths.cache_dir={tmp_path / 'cache'}",
+        f"paths.output_root={tmp_path / 'outputs'}",
+        "model.emb_size=16",
+        "model.hidden_size=16",
+        "model.num_layers=1",
+        "data.batch_size=4",
+        "data.bptt=8",
+        "trainer.max_epochs=1",
+        "trainer.enable_progress_bar=false",
+        "trainer.enable_model_summary=false",
+        "logger=csv",
+        "callbacks.samples.every_n_epochs=0",
+        "callbacks.probes.n_items=0",
+    ]

@@ -35,11 +35,22 @@ def tiny_model(word_tokenizer):
 
 def write_checkpoint(path, model, tokenizer, config=None):
     """A checkpoint in the format scripts/train.py writes (see lm/checkpoint.py), without training."""
-    hp = dict(vocab_size=model.vocab_size, emb_size=model.emb_size, hidden_size=model.hidden_size,
-              num_layers=model.num_layers, cell=model.cell, dropout=0.0)
-    torch.save({"state_dict": {f"model.{k}": v for k, v in model.state_dict().items()},
-                "hyper_parameters": {"model": hp},
-                "lm": {"format": 1, "tokenizer_json": tokenizer.to_str(), "config": config or {}}}, path)
+    hp = dict(
+        vocab_size=model.vocab_size,
+        emb_size=model.emb_size,
+        hidden_size=model.hidden_size,
+        num_layers=model.num_layers,
+        cell=model.cell,
+        dropout=0.0,
+    )
+    torch.save(
+        {
+            "state_dict": {f"model.{k}": v for k, v in model.state_dict().items()},
+            "hyper_parameters": {"model": hp},
+            "lm": {"format": 1, "tokenizer_json": tokenizer.to_str(), "config": config or {}},
+        },
+        path,
+    )
     return path
 
 

@@ -18,8 +18,9 @@ V, D = 50, 16
 
 def adaptive(tie=False, div_value=4.0, vocab=V, seed=0, **kw):
     torch.manual_seed(seed)
-    return RNNLM(vocab, D, D, 2, dropout=0.0, tie_weights=tie, softmax="adaptive", cutoffs=[10, 30],
-                 div_value=div_value, **kw).eval()
+    return RNNLM(
+        vocab, D, D, 2, dropout=0.0, tie_weights=tie, softmax="adaptive", cutoffs=[10, 30], div_value=div_value, **kw
+    ).eval()
 
 
 def data(seed=1):
@@ -90,9 +91,19 @@ def test_a_tail_without_dimensions_is_refused():
 
 
 def test_training_loss_is_the_mean_target_nll_and_it_learns():
-    module = LanguageModel(dict(vocab_size=V, emb_size=D, hidden_size=D, num_layers=1, dropout=0.0, tie_weights=True,
-                                softmax="adaptive", cutoffs=[10, 30]),
-                           {"_target_": "torch.optim.Adam", "_partial_": True, "lr": 0.03})
+    module = LanguageModel(
+        dict(
+            vocab_size=V,
+            emb_size=D,
+            hidden_size=D,
+            num_layers=1,
+            dropout=0.0,
+            tie_weights=True,
+            softmax="adaptive",
+            cutoffs=[10, 30],
+        ),
+        {"_target_": "torch.optim.Adam", "_partial_": True, "lr": 0.03},
+    )
     x, y = data()
     loss = module._forward_nll(x, y, "train")[0].mean()
     feats, _ = module.model.features(x)
@@ -111,8 +122,17 @@ def test_training_loss_is_the_mean_target_nll_and_it_learns():
 @pytest.fixture
 def adaptive_lm(word_tokenizer):
     torch.manual_seed(0)
-    return RNNLM(word_tokenizer.get_vocab_size(), 8, 8, 2, dropout=0.0, tie_weights=True, softmax="adaptive",
-                 cutoffs=[4, 8], div_value=2.0).eval()
+    return RNNLM(
+        word_tokenizer.get_vocab_size(),
+        8,
+        8,
+        2,
+        dropout=0.0,
+        tie_weights=True,
+        softmax="adaptive",
+        cutoffs=[4, 8],
+        div_value=2.0,
+    ).eval()
 
 
 @pytest.mark.parametrize("engine", ["reference", "fp32", "bf16"])
@@ -121,7 +141,7 @@ def test_generation_engines_follow_the_adaptive_distribution(adaptive_lm, word_t
     ids, _ = encode_prompt(word_tokenizer, "the cat")
     with torch.no_grad():
         logp = adaptive_lm.log_probs(adaptive_lm.features(torch.tensor([ids + s.ids]))[0])[0]
-    expected = logp[len(ids) - 1:-1].gather(1, torch.tensor(s.ids)[:, None])[:, 0]
+    expected = logp[len(ids) - 1 : -1].gather(1, torch.tensor(s.ids)[:, None])[:, 0]
     torch.testing.assert_close(torch.tensor(s.logprobs), expected, atol=1e-5 if engine != "bf16" else 3e-2, rtol=0)
     eng = make_engine(adaptive_lm, engine)
     with torch.inference_mode():
@@ -143,8 +163,9 @@ def test_probe_scores_are_sums_of_adaptive_log_probs(adaptive_lm, precision):
 
 
 def test_trained_from_the_command_line_it_loads_and_generates(tmp_path):
-    run = run_script("train.py", *tiny_train_args(tmp_path), "model.softmax=adaptive", "model.cutoffs=[5,12]",
-                     "trainer.max_steps=30")
+    run = run_script(
+        "train.py", *tiny_train_args(tmp_path), "model.softmax=adaptive", "model.cutoffs=[5,12]", "trainer.max_steps=30"
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     loaded = checkpoint.load(tmp_path / "run")
     assert loaded.model.adaptive and loaded.model.decoder.cutoffs[:-1] == [5, 12]

@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 import torch
-from cli import ROOT, run_script
-from conftest import write_checkpoint
 from omegaconf import OmegaConf
 
+from cli import ROOT, run_script
+from conftest import write_checkpoint
 from lm.analysis import ablation, agreement, gates, gradients, state_probes
 from lm.analysis.items import Item, encode_sentences, encode_words, grammar_items, line_item
 from lm.analysis.run import analyze, parse_analyses
@@ -19,7 +19,6 @@ from lm.model import RNNLM
 from lm.tokenizer import train_tokenizer
 
 
-
 @pytest.fixture(scope="module")
 def grammar_tokenizer():
     return train_tokenizer("word", [" ".join(load_lexicon().vocab)])  # every word the grammar can emit
@@ -27,11 +26,13 @@ def grammar_tokenizer():
 
 def small_model(tokenizer, cell="lstm", hidden=8, layers=2, seed=0):
     torch.manual_seed(seed)
-    return RNNLM(tokenizer.get_vocab_size(), emb_size=8, hidden_size=hidden, num_layers=layers, cell=cell,
-                 dropout=0.0).eval()
+    return RNNLM(
+        tokenizer.get_vocab_size(), emb_size=8, hidden_size=hidden, num_layers=layers, cell=cell, dropout=0.0
+    ).eval()
 
 
 # -- state probes ----------------------------------------------------------------------------------------
+
 
 def planted(n=600, d=16, unit=5, strength=1.5, seed=0):
     g = torch.Generator().manual_seed(seed)
@@ -53,8 +54,10 @@ def test_probe_reads_a_signal_planted_in_one_unit():
 def test_probe_stays_at_chance_on_shuffled_labels():
     x, y = planted()
     shuffled = y[torch.randperm(len(y), generator=torch.Generator().manual_seed(3))]
-    accs = [state_probes.probe_accuracy(x[:400], shuffled[:400], x[400:], y[400:]),
-            state_probes.probe_accuracy(x[:400], y[:400], x[400:], shuffled[400:])]
+    accs = [
+        state_probes.probe_accuracy(x[:400], shuffled[:400], x[400:], y[400:]),
+        state_probes.probe_accuracy(x[:400], y[:400], x[400:], shuffled[400:]),
+    ]
     assert all(0.35 < a < 0.65 for a in accs)
 
 
@@ -62,8 +65,7 @@ def test_probe_table_finds_the_planted_feature_per_position_on_held_apart_items(
     rng = np.random.default_rng(0)
     n, n_words, hidden = 300, 6, 8
     labels = rng.integers(0, 2, n)
-    items = [Item((0,) * (n_words + 1), tuple(range(1, n_words + 1)), 0, n_words, distance=n_words)
-             for _ in range(n)]
+    items = [Item((0,) * (n_words + 1), tuple(range(1, n_words + 1)), 0, n_words, distance=n_words) for _ in range(n)]
     signal = [rng.normal(size=(1, n_words, hidden)) for _ in range(n)]
     noise = [rng.normal(size=(1, n_words, hidden)) for _ in range(n)]
     for s, y in zip(signal, labels):
@@ -96,6 +98,7 @@ def test_state_probes_on_a_model_use_h_and_c_of_every_layer(grammar_tokenizer):
 
 # -- unit ablation ---------------------------------------------------------------------------------------
 
+
 def number_unit_model(tokenizer):
     """A 1-layer LSTM with 2 units: unit 0 stores the number of the last noun (its input gate opens and its
     forget gate closes on nouns; C~ is +1 for plural nouns, -1 for singular ones); unit 1 is dead (all its
@@ -112,24 +115,38 @@ def number_unit_model(tokenizer):
             if w is not None and w.pos == "verb":
                 model.decoder.weight[i, 0] = 5.0 if w.number == "pl" else -5.0
         w_ih, b = model.rnn.weight_ih_l0, model.rnn.bias_ih_l0  # rows [i0 i1 | f0 f1 | g0 g1 | o0 o1]
-        w_ih[0, 1], b[0] = 10.0, -5.0   # i_t of unit 0: open on nouns
-        w_ih[2, 1], b[2] = -10.0, 5.0   # f_t of unit 0: forget on nouns, keep otherwise
-        w_ih[4, 0] = 3.0                # C~_t of unit 0: the noun's number
-        b[6] = 5.0                      # o_t of unit 0: open
+        w_ih[0, 1], b[0] = 10.0, -5.0  # i_t of unit 0: open on nouns
+        w_ih[2, 1], b[2] = -10.0, 5.0  # f_t of unit 0: forget on nouns, keep otherwise
+        w_ih[4, 0] = 3.0  # C~_t of unit 0: the noun's number
+        b[6] = 5.0  # o_t of unit 0: open
     return model
 
 
 def agreement_line(text, controller, target):
-    return Line(text, {"kind": "agreement", "construction": "test", "controller": controller, "target": target,
-                       "distance": target - controller, "n_attractors": 0})
+    return Line(
+        text,
+        {
+            "kind": "agreement",
+            "construction": "test",
+            "controller": controller,
+            "target": target,
+            "distance": target - controller,
+            "n_attractors": 0,
+        },
+    )
 
 
 @pytest.fixture(scope="module")
 def number_items(grammar_tokenizer):
-    lines = [agreement_line(f"the {n} {v} .", 1, 2) for n in ("dog", "dogs", "cat", "cats")
-             for v in (("runs", "sleeps") if not n.endswith("s") else ("run", "sleep"))]
-    lines += [agreement_line(f"the {n} near the old {h} {v} .", 1, 6)  # the unit keeps the last noun's number
-              for n, h, v in (("dog", "house", "runs"), ("dogs", "houses", "run"), ("cats", "cars", "sleep"))]
+    lines = [
+        agreement_line(f"the {n} {v} .", 1, 2)
+        for n in ("dog", "dogs", "cat", "cats")
+        for v in (("runs", "sleeps") if not n.endswith("s") else ("run", "sleep"))
+    ]
+    lines += [
+        agreement_line(f"the {n} near the old {h} {v} .", 1, 6)  # the unit keeps the last noun's number
+        for n, h, v in (("dog", "house", "runs"), ("dogs", "houses", "run"), ("cats", "cars", "sleep"))
+    ]
     return [line_item(grammar_tokenizer, ln) for ln in lines]
 
 
@@ -157,16 +174,25 @@ def test_batched_ablation_equals_one_unit_at_a_time(grammar_tokenizer):
 
 # -- gradients through time -------------------------------------------------------------------------------
 
+
 def test_gradient_norms_of_an_rnn_with_small_recurrent_weights_fall_with_distance(grammar_tokenizer):
     torch.manual_seed(0)
-    model = RNNLM(grammar_tokenizer.get_vocab_size(), emb_size=6, hidden_size=6, num_layers=1, cell="rnn",
-                  dropout=0.0, init_range=0.5).eval()
+    model = RNNLM(
+        grammar_tokenizer.get_vocab_size(),
+        emb_size=6,
+        hidden_size=6,
+        num_layers=1,
+        cell="rnn",
+        dropout=0.0,
+        init_range=0.5,
+    ).eval()
     with torch.no_grad():
         model.rnn.weight_hh_l0.copy_(0.3 * torch.eye(6))
     n_words = 10
     ids = tuple(torch.randint(2, grammar_tokenizer.get_vocab_size(), (n_words + 1,)).tolist())
-    items = [Item(ids, tuple(range(1, n_words + 1)), k, n_words, good=(5,), distance=n_words - k)
-             for k in range(n_words)]
+    items = [
+        Item(ids, tuple(range(1, n_words + 1)), k, n_words, good=(5,), distance=n_words - k) for k in range(n_words)
+    ]
     g = gradients.gradient_norms(model, items)
     order = np.argsort(g["distance"])
     norms = g["norm"][order]
@@ -186,6 +212,7 @@ def test_gradient_of_a_batch_equals_each_item_alone(grammar_tokenizer):
 
 
 # -- agreement scoring and items ---------------------------------------------------------------------------
+
 
 def test_margins_sum_the_log_probs_of_multi_token_continuations():
     lines = ["the dogs near the car run .", "the dog runs .", "the cats sleep ."] * 3
@@ -211,7 +238,7 @@ def test_each_words_last_token_is_found_for_every_tokenizer(kind):
     ids, last, uncovered = encode_words(tok, words)
     assert ids[0] == tok.token_to_id("<eos>") and len(last) == len(words) and not uncovered
     starts = [1] + [i + 1 for i in last[:-1]]
-    assert [tok.decode(list(ids[a:b + 1])).strip() for a, b in zip(starts, last)] == words
+    assert [tok.decode(list(ids[a : b + 1])).strip() for a, b in zip(starts, last)] == words
     if kind == "bpe":
         assert len(ids) - 1 > len(words)  # some words span several tokens
 
@@ -229,12 +256,14 @@ def test_by_distance_bins_and_intervals():
 
 # -- gates --------------------------------------------------------------------------------------------------
 
+
 def test_subject_change_statistics(grammar_tokenizer):
     model = small_model(grammar_tokenizer)
     items, _ = grammar_items(grammar_tokenizer, "gender", 30, construction="subject_change")
     summary, units = gates.subject_change(model, items, top_units=3)
-    assert {(r["layer"], r["position"]) for r in summary} == {(l, p) for l in (0, 1)
-                                                              for p in ("change", "previous_subject", "elsewhere")}
+    assert {(r["layer"], r["position"]) for r in summary} == {
+        (layer, p) for layer in (0, 1) for p in ("change", "previous_subject", "elsewhere")
+    }
     by = {(r["layer"], r["position"]): r for r in summary}
     assert by[(0, "change")]["n_tokens"] == 30
     assert by[(0, "elsewhere")]["n_tokens"] == sum(len(it.ids) - 1 for it in items) - 60
@@ -256,24 +285,47 @@ def test_unknown_analysis_name():
 
 # -- the whole pipeline and the script -----------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory, grammar_tokenizer):
     """An RNN and an LSTM checkpoint (random weights) whose tokenizer covers the built-in grammar."""
     tmp = tmp_path_factory.mktemp("pair")
     config = {"data": {"source": "builtin", "grammar": {}}}
-    return [write_checkpoint(tmp / f"{cell}.ckpt", small_model(grammar_tokenizer, cell, hidden=6),
-                             grammar_tokenizer, config) for cell in ("rnn", "lstm")]
+    return [
+        write_checkpoint(
+            tmp / f"{cell}.ckpt", small_model(grammar_tokenizer, cell, hidden=6), grammar_tokenizer, config
+        )
+        for cell in ("rnn", "lstm")
+    ]
 
 
 def test_analyze_runs_every_analysis_and_writes_its_files(pair, tmp_path, capsys):
     cfg = OmegaConf.load(ROOT / "conf" / "analyze.yaml")
-    cfg.merge_with({"ckpt": [str(p) for p in pair], "output_dir": str(tmp_path / "out"), "wandb": False,
-                    "agreement": {"n_items": 60}, "gradients": {"n_items": 40}, "gates": {"n_items": 20},
-                    "probes": {"n_items": 80, "min_items": 20, "max_offset": 2}, "ablation": {"n_items": 40}})
+    cfg.merge_with(
+        {
+            "ckpt": [str(p) for p in pair],
+            "output_dir": str(tmp_path / "out"),
+            "wandb": False,
+            "agreement": {"n_items": 60},
+            "gradients": {"n_items": 40},
+            "gates": {"n_items": 20},
+            "probes": {"n_items": 80, "min_items": 20, "max_offset": 2},
+            "ablation": {"n_items": 40},
+        }
+    )
     summary = analyze(cfg)
     out = tmp_path / "out"
-    for name in ("agreement.csv", "agreement.png", "gradients.csv", "gradients.png", "probes_rnn.csv",
-                 "probes_lstm.png", "ablation_lstm.csv", "ablation_rnn.png", "summary.json"):
+    for name in (
+        "agreement.csv",
+        "agreement.png",
+        "gradients.csv",
+        "gradients.png",
+        "probes_rnn.csv",
+        "probes_lstm.png",
+        "ablation_lstm.csv",
+        "ablation_rnn.png",
+        "summary.json",
+    ):
         assert (out / name).is_file(), name
     assert not list(out.glob("gates_rnn*"))  # gates: LSTM only, skipped for the RNN under analysis=all
     assert (out / "gates_lstm.csv").is_file() and (out / "subject_change_lstm.png").is_file()
@@ -284,18 +336,29 @@ def test_analyze_runs_every_analysis_and_writes_its_files(pair, tmp_path, capsys
 
 
 def test_analyze_script_writes_the_comparison_under_the_first_run(tmp_path, pair):
-    res = run_script("analyze.py", f"ckpt=[{pair[0]},{pair[1]}]", "analysis=[agreement,gradients]",
-                     "agreement.n_items=40", "gradients.n_items=20", "wandb=false", "threads=1", timeout=120)
+    res = run_script(
+        "analyze.py",
+        f"ckpt=[{pair[0]},{pair[1]}]",
+        "analysis=[agreement,gradients]",
+        "agreement.n_items=40",
+        "gradients.n_items=20",
+        "wandb=false",
+        "threads=1",
+        timeout=120,
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     out = pair[0].parent / "analysis"
     assert (out / "agreement.png").is_file() and (out / "gradients.png").is_file()
     assert "rnn acc" in res.stdout and "lstm acc" in res.stdout
 
 
-@pytest.mark.parametrize("args, message", [
-    (["analysis=gatez"], "unknown analysis 'gatez'"),
-    (["analysis=gates", "gates.sentences=[\"the zebras run .\"]"], "cannot cover 'zebras'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["analysis=gatez"], "unknown analysis 'gatez'"),
+        (["analysis=gates", 'gates.sentences=["the zebras run ."]'], "cannot cover 'zebras'"),
+    ],
+)
 def test_analyze_bad_input_is_one_line(pair, args, message):
     res = run_script("analyze.py", f"ckpt={pair[1]}", "wandb=false", "threads=1", *args, timeout=120)
     assert res.returncode == 2

@@ -13,11 +13,29 @@ from test_long_runs import TESTS, signal_at
 
 pytestmark = pytest.mark.slow
 
-AWD = ["optim=ntasgd", "optim.optimizer.lr=10", "optim.optimizer.nonmono=1", "optim.ar=2", "optim.tar=1",
-       "optim.lr_by_length=true", "model.num_layers=2", "model.locked_dropout=true", "model.dropout=0.2",
-       "model.dropout_hidden=0.1", "model.dropout_input=0.2", "model.dropout_embed=0.1", "model.weight_drop=0.3",
-       "data.variable_bptt=true", "data.bptt=10", "threads=1", "callbacks.probes.n_items=30",
-       "data.lines.train=1000", "data.lines.valid=100", "data.lines.test=100", "data.batch_size=8"]
+AWD = [
+    "optim=ntasgd",
+    "optim.optimizer.lr=10",
+    "optim.optimizer.nonmono=1",
+    "optim.ar=2",
+    "optim.tar=1",
+    "optim.lr_by_length=true",
+    "model.num_layers=2",
+    "model.locked_dropout=true",
+    "model.dropout=0.2",
+    "model.dropout_hidden=0.1",
+    "model.dropout_input=0.2",
+    "model.dropout_embed=0.1",
+    "model.weight_drop=0.3",
+    "data.variable_bptt=true",
+    "data.bptt=10",
+    "threads=1",
+    "callbacks.probes.n_items=30",
+    "data.lines.train=1000",
+    "data.lines.valid=100",
+    "data.lines.test=100",
+    "data.batch_size=8",
+]
 FINETUNE = ["optim.optimizer.averaged_from_start=true", "optim.optimizer.stop_when_flat=true", "trainer.max_epochs=3"]
 
 
@@ -61,9 +79,16 @@ def test_fine_tuning_starts_from_the_checkpoint_and_validates_saves_and_tests_th
 
     # its logged val/loss is the perplexity evaluate.py measures on the saved (averaged) weights
     best = min(float(r["val/loss"]) for r in metrics(stages / "tuned") if r.get("val/loss"))
-    res = run_script("evaluate.py", f"ckpt={stages / 'tuned'}", "task=perplexity", "perplexity.split=valid",
-                     "wandb=false", "plots=false", f"paths.cache_dir={stages / 'cache'}",
-                     f"output_dir={stages / 'eval'}")
+    res = run_script(
+        "evaluate.py",
+        f"ckpt={stages / 'tuned'}",
+        "task=perplexity",
+        "perplexity.split=valid",
+        "wandb=false",
+        "plots=false",
+        f"paths.cache_dir={stages / 'cache'}",
+        f"output_dir={stages / 'eval'}",
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     ppl = json.loads((stages / "eval" / "results.json").read_text())["perplexity"][0]
     assert ppl["loss"] == pytest.approx(best, abs=1e-4)
@@ -76,7 +101,12 @@ def test_fine_tuning_without_a_checkpoint_is_one_line(tmp_path):
 
 
 def test_a_killed_fine_tuning_run_resumes_to_the_same_averaged_weights(stages):
-    args = (f"init_from={stages / 'first'}", *FINETUNE, "trainer.max_epochs=2", "callbacks.last_checkpoint.every_n_steps=5")
+    args = (
+        f"init_from={stages / 'first'}",
+        *FINETUNE,
+        "trainer.max_epochs=2",
+        "callbacks.last_checkpoint.every_n_steps=5",
+    )
     whole = train(stages, "whole", *args)
     assert whole.returncode == 0, whole.stderr[-3000:]
     steps = torch.load(stages / "whole" / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
@@ -86,16 +116,32 @@ def test_a_killed_fine_tuning_run_resumes_to_the_same_averaged_weights(stages):
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     a, b = (torch.load(stages / run / "checkpoints" / "last.ckpt", weights_only=True) for run in ("whole", "resumed"))
     assert all(torch.allclose(a["state_dict"][k], b["state_dict"][k], rtol=0, atol=1e-6) for k in a["state_dict"])
-    assert all(torch.allclose(a["lm"]["resume"]["iterate"][k], b["lm"]["resume"]["iterate"][k], rtol=0, atol=1e-6)
-               for k in a["lm"]["resume"]["iterate"])
+    assert all(
+        torch.allclose(a["lm"]["resume"]["iterate"][k], b["lm"]["resume"]["iterate"][k], rtol=0, atol=1e-6)
+        for k in a["lm"]["resume"]["iterate"]
+    )
 
 
 def test_generation_probes_and_analyses_run_on_the_averaged_checkpoint(stages):
     gen = run_script("generate.py", f"ckpt={stages / 'tuned'}", "prompt=the", "max_new_tokens=5")
     assert gen.returncode == 0 and gen.stdout.strip(), gen.stderr[-2000:]
-    ev = run_script("evaluate.py", f"ckpt={stages / 'tuned'}", "n_items=30", "wandb=false", "plots=false",
-                    f"output_dir={stages / 'probes'}")
+    ev = run_script(
+        "evaluate.py",
+        f"ckpt={stages / 'tuned'}",
+        "n_items=30",
+        "wandb=false",
+        "plots=false",
+        f"output_dir={stages / 'probes'}",
+    )
     assert ev.returncode == 0 and "agreement" in ev.stdout, ev.stderr[-2000:]
-    an = run_script("analyze.py", f"ckpt={stages / 'tuned'}", "analysis=[agreement,gates]", "agreement.n_items=30",
-                    "gates.n_items=10", "wandb=false", "threads=1", timeout=120)
+    an = run_script(
+        "analyze.py",
+        f"ckpt={stages / 'tuned'}",
+        "analysis=[agreement,gates]",
+        "agreement.n_items=30",
+        "gates.n_items=10",
+        "wandb=false",
+        "threads=1",
+        timeout=120,
+    )
     assert an.returncode == 0, an.stderr[-2000:]

@@ -21,8 +21,19 @@ def write_splits(folder, n_lines, seed=0):
 
 def test_make_corpus_keeps_the_most_frequent_types_and_unks_the_rest(tmp_path):
     write_splits(tmp_path / "src", 400)
-    run = run_script("make_corpus.py", "--src", tmp_path / "src", "--out", tmp_path / "out", "--vocab", 52,
-                     "--train-words", 10**6, "--eval-words", 400)
+    run = run_script(
+        "make_corpus.py",
+        "--src",
+        tmp_path / "src",
+        "--out",
+        tmp_path / "out",
+        "--vocab",
+        52,
+        "--train-words",
+        10**6,
+        "--eval-words",
+        400,
+    )
     assert run.returncode == 0, run.stderr
     train = [ln.split() for ln in (tmp_path / "out" / "train.txt").read_text().splitlines()]
     assert len(train) == 400  # a budget above the source's size keeps every line
@@ -48,9 +59,28 @@ def test_benchmark_runs_every_path_on_the_same_tokens(tmp_path):
     made = run_script("make_corpus.py", "--src", tmp_path / "raw", "--out", tmp_path / "ptb", "--vocab", 100)
     assert made.returncode == 0, made.stderr
     out = tmp_path / "bench.json"
-    run = run_script("benchmarks.run", "--cases", "ptb_medium", "--steps", 6, "--warmup", 2, "--ptb", tmp_path / "ptb",
-                     "--cache", tmp_path / "cache", "--no-inference", "--json", out, "--ceiling-n", 256, "--override",
-                     "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false", timeout=600)
+    run = run_script(
+        "benchmarks.run",
+        "--cases",
+        "ptb_medium",
+        "--steps",
+        6,
+        "--warmup",
+        2,
+        "--ptb",
+        tmp_path / "ptb",
+        "--cache",
+        tmp_path / "cache",
+        "--no-inference",
+        "--json",
+        out,
+        "--ceiling-n",
+        256,
+        "--override",
+        "trainer.enable_progress_bar=false",
+        "trainer.enable_model_summary=false",
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     res = json.loads(out.read_text())
     runs = res["cases"]["ptb_medium"]
@@ -61,6 +91,7 @@ def test_benchmark_runs_every_path_on_the_same_tokens(tmp_path):
         assert r["flops_per_s"] == r["train_flops_per_token"] * r["tokens_per_s"]
         assert 1 < r["val_ppl"] < 1000  # 100 types: uniform guessing gives 100
     # the plain loop and the Lightning path count the same model FLOPs (2x650 tied; lm's vocabulary adds <unk>)
-    assert runs["plain loop"]["train_flops_per_token"] == pytest.approx(runs["lm fp32"]["train_flops_per_token"],
-                                                                        rel=1e-3)
+    assert runs["plain loop"]["train_flops_per_token"] == pytest.approx(
+        runs["lm fp32"]["train_flops_per_token"], rel=1e-3
+    )
     assert "| ptb_medium | lm bf16 |" in run.stdout

@@ -121,8 +121,12 @@ def test_dead_writers_temporaries_are_removed_live_ones_kept(tmp_path):
     live = subprocess.Popen(["sleep", "60"])
     try:
         host = socket.gethostname()
-        names = {"dead": f".{bin.name}.{host}.{dead.pid}.tmp", "live": f".{bin.name}.{host}.{live.pid}.tmp",
-                 "other host": f".{bin.name}.elsewhere.{dead.pid}.tmp", "not a pid": f".{bin.name}.{host}.x1.tmp"}
+        names = {
+            "dead": f".{bin.name}.{host}.{dead.pid}.tmp",
+            "live": f".{bin.name}.{host}.{live.pid}.tmp",
+            "other host": f".{bin.name}.elsewhere.{dead.pid}.tmp",
+            "not a pid": f".{bin.name}.{host}.x1.tmp",
+        }
         for name in names.values():
             (bin.parent / name).write_bytes(b"")  # what SIGKILL during a write leaves
         _, ids = build(source, tmp_path / "cache")
@@ -162,8 +166,9 @@ def test_two_processes_building_one_entry_agree(tmp_path):
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(2)
     outs = [tmp_path / f"out{i}.npy" for i in range(2)]
-    procs = [ctx.Process(target=_build_after, args=(barrier, tmp_path / "corpus", tmp_path / "cache", out))
-             for out in outs]
+    procs = [
+        ctx.Process(target=_build_after, args=(barrier, tmp_path / "corpus", tmp_path / "cache", out)) for out in outs
+    ]
     for p in procs:
         p.start()
     for p in procs:

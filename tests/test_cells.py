@@ -2,9 +2,9 @@
 
 import pytest
 import torch
-from conftest import TINY_LINES, write_checkpoint
 from torch.nn import functional as F
 
+from conftest import TINY_LINES, write_checkpoint
 from lm import checkpoint
 from lm.cells import GATES, STATES, ExplicitRNN, explicit_features, lstm_step
 from lm.model import RNNLM
@@ -89,7 +89,7 @@ def test_lstm_trace_follows_the_lecture_equations_and_gates_lie_in_0_1():
     assert (t["c_tilde"].abs() < 1).all()
     c_prev = torch.cat([torch.zeros_like(t["c"][:, :, :1]), t["c"][:, :, :-1]], dim=2)
     torch.testing.assert_close(t["c"], t["f"] * c_prev + t["i"] * t["c_tilde"])  # C_t = f_t*C_{t-1} + i_t*C~_t
-    torch.testing.assert_close(t["h"], t["o"] * torch.tanh(t["c"]))              # h_t = o_t * tanh(C_t)
+    torch.testing.assert_close(t["h"], t["o"] * torch.tanh(t["c"]))  # h_t = o_t * tanh(C_t)
     torch.testing.assert_close(t["h"][-1], rep.out)
     assert t["f"].std() > 0.05  # the gates do vary: (0, 1) is not met by a constant
 
@@ -104,8 +104,8 @@ def test_nn_lstm_layout_is_the_lectures_w_times_h_x():
     hx = torch.cat([h, x], dim=1)  # [h_{t-1}, x_t]
     block = {"i": 0, "f": 1, "c_tilde": 2, "o": 3}
     for name, k in block.items():
-        W = torch.cat([w_hh[k * 4:(k + 1) * 4], w_ih[k * 4:(k + 1) * 4]], dim=1)
-        b = b_ih[k * 4:(k + 1) * 4] + b_hh[k * 4:(k + 1) * 4]
+        W = torch.cat([w_hh[k * 4 : (k + 1) * 4], w_ih[k * 4 : (k + 1) * 4]], dim=1)
+        b = b_ih[k * 4 : (k + 1) * 4] + b_hh[k * 4 : (k + 1) * 4]
         act = torch.tanh if name == "c_tilde" else torch.sigmoid
         torch.testing.assert_close(step[name], act(hx @ W.T + b))
     out, (h1, c1) = lstm(x[:, None], (h[None], c[None]))

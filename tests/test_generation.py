@@ -12,8 +12,8 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from lm.fast_decode import make_engine
 from lm.cli.generate import quote_text_overrides
+from lm.fast_decode import make_engine
 from lm.generation import TextStream, encode_prompt, generate
 from lm.model import RNNLM
 from lm.sample_callback import GenerateSamples
@@ -24,13 +24,12 @@ ENGINES = ["reference", "fp32", "bf16"]
 EXACT = ["reference", "fp32"]  # bf16 rounds the weights
 
 
-
 def full_logits(model, tokenizer, prompt, new_ids):
     """Logits predicting each new token from one forward pass over <eos> + prompt + new tokens. (N, V)"""
     ids, _ = encode_prompt(tokenizer, prompt)
     with torch.no_grad():
         logits, _ = model(torch.tensor([ids + new_ids]))
-    return logits[0, len(ids) - 1: len(ids) - 1 + len(new_ids)]
+    return logits[0, len(ids) - 1 : len(ids) - 1 + len(new_ids)]
 
 
 def model_for(tokenizer, cell="lstm", seed=0):
@@ -39,6 +38,7 @@ def model_for(tokenizer, cell="lstm", seed=0):
 
 
 # --- decoding ------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_same_seed_same_text(tiny_model, word_tokenizer, engine):
@@ -114,17 +114,24 @@ def test_restores_train_mode(tiny_model, word_tokenizer):
     assert tiny_model.training
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    (dict(max_new_tokens=-1), "max_new_tokens"), (dict(num_samples=0), "num_samples"),
-    (dict(temperature=0), "temperature"), (dict(top_k=0), "top_k"), (dict(top_p=1.5), "top_p"),
-    (dict(engine="turbo"), "engine"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(max_new_tokens=-1), "max_new_tokens"),
+        (dict(num_samples=0), "num_samples"),
+        (dict(temperature=0), "temperature"),
+        (dict(top_k=0), "top_k"),
+        (dict(top_p=1.5), "top_p"),
+        (dict(engine="turbo"), "engine"),
+    ],
+)
 def test_generate_rejects_bad_arguments(tiny_model, word_tokenizer, kwargs, name):
     with pytest.raises(ValueError, match=name):
         generate(tiny_model, word_tokenizer, "the", **kwargs)
 
 
 # --- text --------------------------------------------------------------------------------------------------
+
 
 def stream_text(tokenizer, ids, line_start=True):
     stream = TextStream(tokenizer, line_start)
@@ -141,7 +148,9 @@ def test_word_stream_spaces_line_breaks_and_unk(word_tokenizer):
 
 def test_streamed_text_is_the_sample_text(tiny_model, word_tokenizer):
     got = []
-    s = generate(tiny_model, word_tokenizer, "the cat", max_new_tokens=40, seed=2, on_text=lambda r, p: got.append(p))[0]
+    s = generate(tiny_model, word_tokenizer, "the cat", max_new_tokens=40, seed=2, on_text=lambda r, p: got.append(p))[
+        0
+    ]
     assert "".join(got) == s.text
     assert "the cat" + s.text == decode(word_tokenizer, encode_prompt(word_tokenizer, "the cat")[0][1:] + s.ids)
 
@@ -195,6 +204,7 @@ def test_stream_matches_decode_on_random_byte_soup(bpe_tokenizer):
 
 # --- the training callback ---------------------------------------------------------------------------------
 
+
 class TableLogger:
     def __init__(self):
         self.calls = []
@@ -204,8 +214,9 @@ class TableLogger:
 
 
 def fake_trainer(epoch, loggers=(), sanity=False):
-    return SimpleNamespace(current_epoch=epoch, global_step=10 * epoch, sanity_checking=sanity, is_global_zero=True,
-                           loggers=list(loggers))
+    return SimpleNamespace(
+        current_epoch=epoch, global_step=10 * epoch, sanity_checking=sanity, is_global_zero=True, loggers=list(loggers)
+    )
 
 
 def test_callback_logs_a_growing_table_every_n_epochs(tiny_model, word_tokenizer):
@@ -249,8 +260,16 @@ def test_callback_runs_inside_a_lightning_fit(tiny_model, word_tokenizer):
     ids = torch.tensor(sum(encode_lines(word_tokenizer, ["the cat sees the dog"] * 12), []))[:64].view(4, 16)
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(ids), batch_size=2)
     cb = GenerateSamples(prompts=["the"], every_n_epochs=1, max_new_tokens=4)
-    trainer = pl.Trainer(max_epochs=2, accelerator="cpu", logger=False, callbacks=[cb], enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0)
+    trainer = pl.Trainer(
+        max_epochs=2,
+        accelerator="cpu",
+        logger=False,
+        callbacks=[cb],
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
     trainer.fit(TinyModule(tiny_model.train(), word_tokenizer), loader, loader)
     assert [row[0] for row in cb.rows] == [0, 1] and all(row[3].startswith("the") for row in cb.rows)
 
@@ -263,9 +282,15 @@ def test_callback_config_instantiates_and_zero_turns_it_off():
 
 # --- the command line --------------------------------------------------------------------------------------
 
+
 def run_script(*args, cwd):
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / "generate.py"), *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "generate.py"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def assert_one_line_error(proc, *words):
@@ -275,16 +300,19 @@ def assert_one_line_error(proc, *words):
     assert "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize("args, words", [
-    (["ckpt=missing.ckpt"], ["no checkpoint", "missing.ckpt"]),
-    (["ckpt=notes.txt"], ["not a checkpoint", "notes.txt"]),
-    (["temperature=0"], ["temperature"]),
-    (["top_p=0"], ["top_p"]),
-    (["top_p=1.5"], ["top_p"]),
-    (["top_k=0"], ["top_k"]),
-    (["max_new_tokens=-1"], ["max_new_tokens"]),
-    (["prompt_file=empty.txt"], ["empty.txt", "empty"]),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["ckpt=missing.ckpt"], ["no checkpoint", "missing.ckpt"]),
+        (["ckpt=notes.txt"], ["not a checkpoint", "notes.txt"]),
+        (["temperature=0"], ["temperature"]),
+        (["top_p=0"], ["top_p"]),
+        (["top_p=1.5"], ["top_p"]),
+        (["top_k=0"], ["top_k"]),
+        (["max_new_tokens=-1"], ["max_new_tokens"]),
+        (["prompt_file=empty.txt"], ["empty.txt", "empty"]),
+    ],
+)
 def test_script_bad_input_gives_one_line(tmp_path, tiny_checkpoint, args, words):
     (tmp_path / "notes.txt").write_text("not a checkpoint\n")
     (tmp_path / "empty.txt").write_text("\n\n")
@@ -306,13 +334,26 @@ def test_script_streams_text_and_warns_about_unknown_words(tmp_path, tiny_checkp
 def test_text_overrides_reach_hydra_verbatim(text):
     (arg,) = quote_text_overrides([f"prompt={text}"])
     assert OverridesParser.create().parse_override(arg).value() == text
-    assert quote_text_overrides(["prompt='a, b'", "prompt=null", "top_k=5"]) == ["prompt='a, b'", "prompt=null", "top_k=5"]
+    assert quote_text_overrides(["prompt='a, b'", "prompt=null", "top_k=5"]) == [
+        "prompt='a, b'",
+        "prompt=null",
+        "top_k=5",
+    ]
 
 
 def test_script_writes_jsonl_for_a_prompt_file(tmp_path, tiny_checkpoint, tiny_model, word_tokenizer):
     (tmp_path / "prompts.txt").write_text("the cat\n\na dog\n")
-    proc = run_script(f"ckpt={tiny_checkpoint}", "prompt_file=prompts.txt", "num_samples=2", "max_new_tokens=8",
-                      "top_p=0.9", "seed=5", "output=out/s.jsonl", "engine=reference", cwd=tmp_path)
+    proc = run_script(
+        f"ckpt={tiny_checkpoint}",
+        "prompt_file=prompts.txt",
+        "num_samples=2",
+        "max_new_tokens=8",
+        "top_p=0.9",
+        "seed=5",
+        "output=out/s.jsonl",
+        "engine=reference",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     records = [json.loads(line) for line in (tmp_path / "out" / "s.jsonl").read_text().splitlines()]
     assert [(r["prompt"], r["seed"]) for r in records] == [("the cat", 5), ("the cat", 6), ("a dog", 5), ("a dog", 6)]

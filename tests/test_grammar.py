@@ -9,8 +9,7 @@ import time
 
 import pytest
 
-from lm.data.grammar import (AGREEMENT_CONSTRUCTIONS, GENDER_CONSTRUCTIONS, GrammarConfig, Line, generate,
-                             generate_text)
+from lm.data.grammar import AGREEMENT_CONSTRUCTIONS, GENDER_CONSTRUCTIONS, GrammarConfig, Line, generate, generate_text
 from lm.data.lexicon import load_lexicon
 from lm.errors import UserError
 
@@ -129,8 +128,9 @@ def test_constructions_are_built_as_named(lines):
     assert all(counts[k] / total > 0.05 for k in AGREEMENT_CONSTRUCTIONS), counts
     counts = collections.Counter(m["construction"] for _, m in of_kind(lines, "gender"))
     assert all(counts[k] / sum(counts.values()) > 0.15 for k in GENDER_CONSTRUCTIONS), counts
-    kinds = collections.Counter(m["kind"] for _, m in of_kind(lines, "agreement") + of_kind(lines, "gender")
-                                + of_kind(lines, "recall"))
+    kinds = collections.Counter(
+        m["kind"] for _, m in of_kind(lines, "agreement") + of_kind(lines, "gender") + of_kind(lines, "recall")
+    )
     assert kinds["agreement"] > kinds["gender"] > kinds["recall"] > 0.1 * len(lines)
 
 
@@ -173,8 +173,8 @@ def test_recall_names_the_language_of_the_country(lines):
         languages = [i for i, x in enumerate(toks) if pos(x) == "language"]
         assert countries == [c] and languages == [t] and toks[c] == meta["country"]
         assert toks[t] == LEX.country_language[toks[c]] == meta["language"]
-        assert toks[t - 3:t] == [toks[0], "speaks", "fluent"] and toks[c + 1] == "."
-        filler = toks[c + 2:t - 3]
+        assert toks[t - 3 : t] == [toks[0], "speaks", "fluent"] and toks[c + 1] == "."
+        filler = toks[c + 2 : t - 3]
         assert len(filler) == meta["filler"] == meta["name2"] - c - 2
         assert not any(pos(x) in ("name", "pronoun", "reflexive") for x in filler)
         assert not any(W[x].gender in ("m", "f") for x in filler)
@@ -227,22 +227,29 @@ def test_same_seed_same_text_and_streams_differ():
 
 
 def test_same_text_in_another_process():
-    code = ("import hashlib; from lm.data.grammar import generate_text; "
-            "print(hashlib.sha256('\\n'.join(generate_text(300, 'test', 7)).encode()).hexdigest())")
+    code = (
+        "import hashlib; from lm.data.grammar import generate_text; "
+        "print(hashlib.sha256('\\n'.join(generate_text(300, 'test', 7)).encode()).hexdigest())"
+    )
     env = {**os.environ, "PYTHONHASHSEED": "123"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == hashlib.sha256("\n".join(generate_text(300, "test", 7)).encode()).hexdigest()
 
 
 def test_config_from_yaml_like_dict():
-    cfg = GrammarConfig(**{"phrases_test": [1, 5], "kind_weights": {"agreement": 1, "recall": 1},
-                           "attractor_prob": "0.3"})
+    cfg = GrammarConfig(
+        **{"phrases_test": [1, 5], "kind_weights": {"agreement": 1, "recall": 1}, "attractor_prob": "0.3"}
+    )
     assert cfg.phrases_test == (1, 5) and cfg.attractor_prob == 0.3
     kinds = {line.meta["kind"] for line in generate(200, "test", 0, cfg)}
     assert kinds == {"agreement", "recall"}
     assert GrammarConfig(**GrammarConfig().__dict__) == GrammarConfig()
-    for bad in ({"phrases_train": [3, 1]}, {"attractor_prob": 1.5}, {"kind_weights": {"poems": 1}},
-                {"gender_weights": {"reflexive": 0}}):
+    for bad in (
+        {"phrases_train": [3, 1]},
+        {"attractor_prob": 1.5},
+        {"kind_weights": {"poems": 1}},
+        {"gender_weights": {"reflexive": 0}},
+    ):
         with pytest.raises(UserError):
             GrammarConfig(**bad)
     with pytest.raises(UserError, match="split"):

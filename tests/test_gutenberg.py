@@ -11,18 +11,28 @@ from lm.errors import UserError
 
 def ebook(author, title, paragraphs):
     body = "\n\n".join(textwrap.fill(p, width=30) for p in paragraphs)  # hard-wrapped, as Gutenberg's are
-    return (f"The Project Gutenberg eBook of {title}\n\nTitle: {title}\n\nAuthor: {author}\n\nLanguage: English\n\n"
-            f"*** START OF THE PROJECT GUTENBERG EBOOK {title.upper()} ***\n\nProduced by Someone Kind\n\n{body}\n\n"
-            f"*** END OF THE PROJECT GUTENBERG EBOOK {title.upper()} ***\n\nLicence text that must not appear.\n")
+    return (
+        f"The Project Gutenberg eBook of {title}\n\nTitle: {title}\n\nAuthor: {author}\n\nLanguage: English\n\n"
+        f"*** START OF THE PROJECT GUTENBERG EBOOK {title.upper()} ***\n\nProduced by Someone Kind\n\n{body}\n\n"
+        f"*** END OF THE PROJECT GUTENBERG EBOOK {title.upper()} ***\n\nLicence text that must not appear.\n"
+    )
 
 
 def test_an_ebook_becomes_its_paragraphs_without_header_credit_or_licence():
-    text = ebook("Jane Austen", "Emma", ["Emma Woodhouse, handsome, clever, and rich, seemed to unite.",
-                                          "She was the youngest   of the two daughters."])
+    text = ebook(
+        "Jane Austen",
+        "Emma",
+        [
+            "Emma Woodhouse, handsome, clever, and rich, seemed to unite.",
+            "She was the youngest   of the two daughters.",
+        ],
+    )
     book = gutenberg.parse(text)
     assert (book.author, book.title) == ("Jane Austen", "Emma")
-    assert book.paragraphs == ["Emma Woodhouse, handsome, clever, and rich, seemed to unite.",
-                               "She was the youngest of the two daughters."]
+    assert book.paragraphs == [
+        "Emma Woodhouse, handsome, clever, and rich, seemed to unite.",
+        "She was the youngest of the two daughters.",
+    ]
     assert gutenberg.parse("no header at all") is None
 
 
@@ -30,9 +40,15 @@ def test_build_splits_by_author_caps_each_and_keeps_one_copy_per_title(tmp_path)
     para = "word " * 40
     src = tmp_path / "src"
     src.mkdir()
-    books = [("Austen, Jane", "Emma"), ("Jane Austen", "Emma"), ("Jane Austen", "Persuasion"),
-             ("Jane Austen", "Sanditon"), ("Robert Louis Stevenson", "Kidnapped"), ("Edith Wharton", "Summer"),
-             ("Somebody Else", "Not Fiction Here")]
+    books = [
+        ("Austen, Jane", "Emma"),
+        ("Jane Austen", "Emma"),
+        ("Jane Austen", "Persuasion"),
+        ("Jane Austen", "Sanditon"),
+        ("Robert Louis Stevenson", "Kidnapped"),
+        ("Edith Wharton", "Summer"),
+        ("Somebody Else", "Not Fiction Here"),
+    ]
     texts = [ebook(author, title, [f"{title} {i} " + para] * 20) for i, (author, title) in enumerate(books)]
     for i, text in enumerate(texts):
         (src / f"{i}.txt").write_text(text, encoding="utf-8")

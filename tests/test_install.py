@@ -29,19 +29,36 @@ def venv(tmp_path_factory):
         shutil.copytree(ROOT / name, src / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, src / name)
-    built = _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp),
-                  str(src)], cwd=tmp)
+    built = _run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp), str(src)],
+        cwd=tmp,
+    )
     assert built.returncode == 0, built.stderr
     (wheel,) = tmp.glob("lstm_lm-*.whl")
     env = tmp / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True)
-    site = Path(_run([str(env / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                     cwd=tmp).stdout.strip())
+    site = Path(
+        _run(
+            [str(env / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=tmp
+        ).stdout.strip()
+    )
     # torch and the rest from here; a .pth line adds a path without running this environment's own .pth files,
     # so the checkout's editable install of lm stays out
     (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    installed = _run([sys.executable, "-m", "pip", "--python", str(env / "bin" / "python"), "install", "-q",
-                      "--no-deps", str(wheel)], cwd=tmp)
+    installed = _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(env / "bin" / "python"),
+            "install",
+            "-q",
+            "--no-deps",
+            str(wheel),
+        ],
+        cwd=tmp,
+    )
     assert installed.returncode == 0, installed.stderr
     where = _run([str(env / "bin" / "python"), "-c", "import lm; print(lm.__file__)"], cwd=tmp).stdout
     assert str(site) in where and str(ROOT) not in where
@@ -51,11 +68,25 @@ def venv(tmp_path_factory):
 def test_console_commands_train_generate_and_evaluate_from_a_wheel(venv, tmp_path):
     work = tmp_path / "work"
     work.mkdir()
-    train = _run([str(venv / "lm-train"), "model.emb_size=16", "model.hidden_size=16", "model.num_layers=1",
-                  "data.batch_size=4", "data.bptt=8", "trainer.max_steps=5", "trainer.limit_val_batches=2",
-                  "trainer.limit_test_batches=2", "trainer.enable_progress_bar=false", "logger=csv",
-                  "callbacks.samples.every_n_epochs=0", "callbacks.probes.n_items=0", "hydra.run.dir=outputs/run"],
-                 cwd=work)
+    train = _run(
+        [
+            str(venv / "lm-train"),
+            "model.emb_size=16",
+            "model.hidden_size=16",
+            "model.num_layers=1",
+            "data.batch_size=4",
+            "data.bptt=8",
+            "trainer.max_steps=5",
+            "trainer.limit_val_batches=2",
+            "trainer.limit_test_batches=2",
+            "trainer.enable_progress_bar=false",
+            "logger=csv",
+            "callbacks.samples.every_n_epochs=0",
+            "callbacks.probes.n_items=0",
+            "hydra.run.dir=outputs/run",
+        ],
+        cwd=work,
+    )
     assert train.returncode == 0, train.stderr[-2000:]
     run = work / "outputs" / "run"
     assert (run / "checkpoints" / "best.ckpt").is_file() and (work / "data" / "cache").is_dir()
@@ -65,8 +96,18 @@ def test_console_commands_train_generate_and_evaluate_from_a_wheel(venv, tmp_pat
     assert gen.returncode == 0, gen.stderr[-2000:]
     assert gen.stdout.startswith("the") and len(gen.stdout.split()) > 1
 
-    ev = _run([str(venv / "lm-evaluate"), f"ckpt={run}", "probes=[agreement]", "n_items=20", "wandb=false",
-               "plots=false", "output_dir=eval"], cwd=work)
+    ev = _run(
+        [
+            str(venv / "lm-evaluate"),
+            f"ckpt={run}",
+            "probes=[agreement]",
+            "n_items=20",
+            "wandb=false",
+            "plots=false",
+            "output_dir=eval",
+        ],
+        cwd=work,
+    )
     assert ev.returncode == 0, ev.stderr[-2000:]
     assert (work / "eval" / "results.csv").is_file() and "agreement" in (work / "eval" / "results.csv").read_text()
 
@@ -75,7 +116,9 @@ def test_console_commands_train_generate_and_evaluate_from_a_wheel(venv, tmp_pat
 def test_a_missing_checkpoint_is_one_line_and_leaves_no_folder(venv, tmp_path, command):
     out = _run([str(venv / command)], cwd=tmp_path)
     assert out.returncode == 2
-    assert out.stderr.strip().splitlines() == ["error: no checkpoint given: add ckpt=<checkpoint file or run directory>"]
+    assert out.stderr.strip().splitlines() == [
+        "error: no checkpoint given: add ckpt=<checkpoint file or run directory>"
+    ]
     assert list(tmp_path.iterdir()) == []
 
 

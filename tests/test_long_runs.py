@@ -23,15 +23,27 @@ def args(tmp_path, run="run", *extra):
     if not corpus.is_dir():
         corpus.mkdir()
         write_corpus(corpus, n_lines=(300, 40, 40))
-    return ["data=text", f"data.dir={corpus}", *tiny_train_args(tmp_path, run), "trainer.max_epochs=3",
-            "model.dropout=0.3", "data.variable_bptt=true", "data.bptt=10", "threads=1",
-            "callbacks.last_checkpoint.every_n_steps=7",
-            "+optim.scheduler.threshold=10", *extra]  # lr halves at every epoch end: a lost scheduler step shows
+    return [
+        "data=text",
+        f"data.dir={corpus}",
+        *tiny_train_args(tmp_path, run),
+        "trainer.max_epochs=3",
+        "model.dropout=0.3",
+        "data.variable_bptt=true",
+        "data.bptt=10",
+        "threads=1",
+        "callbacks.last_checkpoint.every_n_steps=7",
+        "+optim.scheduler.threshold=10",
+        *extra,
+    ]  # lr halves at every epoch end: a lost scheduler step shows
 
 
 def signal_at(step, sig):
-    return [f"+callbacks.signal._target_=signal_at.SignalAt", f"+callbacks.signal.step={step}",
-            f"+callbacks.signal.sig={sig}"]
+    return [
+        "+callbacks.signal._target_=signal_at.SignalAt",
+        f"+callbacks.signal.step={step}",
+        f"+callbacks.signal.sig={sig}",
+    ]
 
 
 def train(*overrides):
@@ -92,8 +104,14 @@ def test_sigterm_saves_the_step_stops_and_prints_a_resume_command_that_works(uni
     assert f"ckpt_path={tmp / 'stopped'}" in command
 
     # the printed command, run as printed (without the test's signal, which would stop it again)
-    resumed = subprocess.run([a for a in command.split() if "callbacks.signal" not in a], cwd=ROOT, text=True,
-                             capture_output=True, timeout=300, env={**os.environ, "PYTHONPATH": TESTS})
+    resumed = subprocess.run(
+        [a for a in command.split() if "callbacks.signal" not in a],
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": TESTS},
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     run_dir = Path(resumed.stdout.split("run directory:")[1].split()[0])  # a directory of its own
     assert run_dir.parent == tmp / "outputs" / "builtin"
@@ -101,8 +119,9 @@ def test_sigterm_saves_the_step_stops_and_prints_a_resume_command_that_works(uni
 
 
 def test_nan_stops_with_one_line_and_writes_no_checkpoint(tmp_path):
-    res = train(*args(tmp_path), "optim.optimizer.lr=1e30", "trainer.gradient_clip_val=0",
-                "trainer.log_every_n_steps=5")
+    res = train(
+        *args(tmp_path), "optim.optimizer.lr=1e30", "trainer.gradient_clip_val=0", "trainer.log_every_n_steps=5"
+    )
     assert res.returncode == 2, res.stderr[-3000:]
     last = res.stderr.strip().splitlines()[-1]
     assert last.startswith("error: training diverged") and "at step" in last and "optim.optimizer.lr" in last
@@ -116,8 +135,19 @@ def test_variable_bptt_epoch_trains_every_chunk_and_validates(tmp_path):
     res = train(*args(tmp_path), "trainer.max_epochs=1")
     assert res.returncode == 0, res.stderr[-3000:]
     assert "best checkpoint: " in res.stdout and "(none saved)" not in res.stdout
-    dm = LMDataModule({"source": "text", "dir": str(tmp_path / "corpus"), "batch_size": 4, "eval_batch_size": 10,
-                       "bptt": 10, "variable_bptt": True, "seed": 0}, {"kind": "word"}, tmp_path / "cache")
+    dm = LMDataModule(
+        {
+            "source": "text",
+            "dir": str(tmp_path / "corpus"),
+            "batch_size": 4,
+            "eval_batch_size": 10,
+            "bptt": 10,
+            "variable_bptt": True,
+            "seed": 0,
+        },
+        {"kind": "word"},
+        tmp_path / "cache",
+    )
     dm.setup()
     steps = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
     assert steps == len(dm.datasets["train"].bounds(0))
@@ -126,8 +156,17 @@ def test_variable_bptt_epoch_trains_every_chunk_and_validates(tmp_path):
 def test_runs_started_together_get_their_own_directories(tmp_path):
     overrides = [a for a in args(tmp_path) if not a.startswith("hydra.run.dir")] + ["trainer.max_epochs=1"]
     env = {**os.environ, "WANDB_MODE": "offline", "PYTHONWARNINGS": "ignore"}
-    procs = [subprocess.Popen([sys.executable, str(ROOT / "scripts" / "train.py"), *overrides], cwd=ROOT, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(ROOT / "scripts" / "train.py"), *overrides],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
     runs = sorted((tmp_path / "outputs" / "builtin").iterdir())

@@ -49,14 +49,22 @@ def test_tiny_model_overfits_one_batch():
     assert loss.item() < 0.05
 
 
-@pytest.mark.parametrize("cell, kw", [("lstm", {}), ("gru", {}), ("rnn", {}),
-                                      ("lstm", dict(emb_size=6, tie_weights=True, tie_projection=True)),
-                                      ("lstm", dict(softmax="adaptive", cutoffs=[10, 25], div_value=2.0))])
+@pytest.mark.parametrize(
+    "cell, kw",
+    [
+        ("lstm", {}),
+        ("gru", {}),
+        ("rnn", {}),
+        ("lstm", dict(emb_size=6, tie_weights=True, tie_projection=True)),
+        ("lstm", dict(softmax="adaptive", cutoffs=[10, 25], div_value=2.0)),
+    ],
+)
 def test_macs_per_token_is_what_torchs_flop_counter_counts(cell, kw):
     # the explicit cell runs the same matmuls as nn.LSTM/GRU/RNN, one step at a time, which FlopCounterMode sees
     from torch.utils.flop_counter import FlopCounterMode
 
     from lm.cells import explicit_features
+
     torch.manual_seed(0)
     model = RNNLM(40, **{"emb_size": 12, **kw}, hidden_size=12, num_layers=2, cell=cell, dropout=0.0)
     x, y = torch.randint(40, (3, 7)), torch.randint(40, (3, 7))
@@ -73,6 +81,7 @@ def test_macs_per_token_is_what_torchs_flop_counter_counts(cell, kw):
 
 def test_cpu_dropout_keeps_one_minus_p_scaled_and_masks_the_gradient():
     from lm.model import Dropout
+
     torch.manual_seed(0)
     drop = Dropout(0.3)
     x = torch.ones(200, 500, requires_grad=True)

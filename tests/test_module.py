@@ -19,11 +19,23 @@ def write_corpus(root, n_lines=(300, 40, 40), seed=0):
 
 
 def tiny_setup(tmp_path, batch_size=4):
-    dm = LMDataModule({"source": "text", "dir": str(write_corpus(tmp_path)), "batch_size": batch_size,
-                       "eval_batch_size": 2, "bptt": 5}, {"kind": "word"}, tmp_path / "cache")
+    dm = LMDataModule(
+        {
+            "source": "text",
+            "dir": str(write_corpus(tmp_path)),
+            "batch_size": batch_size,
+            "eval_batch_size": 2,
+            "bptt": 5,
+        },
+        {"kind": "word"},
+        tmp_path / "cache",
+    )
     tok = dm.prepare()
-    module = LanguageModel({"vocab_size": tok.get_vocab_size(), "emb_size": 8, "hidden_size": 8, "num_layers": 1,
-                            "dropout": 0.0}, SGD, None)
+    module = LanguageModel(
+        {"vocab_size": tok.get_vocab_size(), "emb_size": 8, "hidden_size": 8, "num_layers": 1, "dropout": 0.0},
+        SGD,
+        None,
+    )
     module.tokenizer = tok
     return dm, module
 
@@ -44,8 +56,15 @@ def record_states(module):
 def test_state_is_carried_across_chunks_and_reset_at_each_epoch_and_eval_pass(tmp_path):
     dm, module = tiny_setup(tmp_path)
     calls = record_states(module)
-    trainer = pl.Trainer(max_epochs=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         num_sanity_val_steps=0, use_distributed_sampler=False, enable_model_summary=False)
+    trainer = pl.Trainer(
+        max_epochs=2,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        num_sanity_val_steps=0,
+        use_distributed_sampler=False,
+        enable_model_summary=False,
+    )
     trainer.fit(module, datamodule=dm)
     runs, prev_stage = [], None  # consecutive calls of one loop pass
     for stage, state_in, state_out in calls:
@@ -65,8 +84,9 @@ def test_state_is_carried_across_chunks_and_reset_at_each_epoch_and_eval_pass(tm
 
 def test_perplexity_is_exp_of_total_nll_over_total_tokens(tmp_path):
     dm, module = tiny_setup(tmp_path)
-    trainer = pl.Trainer(logger=False, enable_progress_bar=False, use_distributed_sampler=False,
-                         enable_model_summary=False)
+    trainer = pl.Trainer(
+        logger=False, enable_progress_bar=False, use_distributed_sampler=False, enable_model_summary=False
+    )
     (res,) = trainer.validate(module, datamodule=dm, verbose=False)
     # the same number by hand: one pass over the valid rows, state carried
     module.eval()
@@ -97,6 +117,7 @@ class CountHostReads(pl.Callback):
                 if self.active:
                     self.calls.append(_name)
                 return _original(t, *a, **k)
+
             monkeypatch.setattr(torch.Tensor, name, spy)
 
     def on_train_batch_start(self, trainer, module, batch, batch_idx):
@@ -109,9 +130,18 @@ class CountHostReads(pl.Callback):
 def test_a_training_step_reads_nothing_back_from_the_device(tmp_path, monkeypatch):
     dm, module = tiny_setup(tmp_path)
     spy = CountHostReads(monkeypatch)
-    trainer = pl.Trainer(max_steps=12, log_every_n_steps=5, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, num_sanity_val_steps=0, use_distributed_sampler=False,
-                         enable_model_summary=False, gradient_clip_val=0.25, limit_val_batches=0)
+    trainer = pl.Trainer(
+        max_steps=12,
+        log_every_n_steps=5,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        num_sanity_val_steps=0,
+        use_distributed_sampler=False,
+        enable_model_summary=False,
+        gradient_clip_val=0.25,
+        limit_val_batches=0,
+    )
     trainer.fit(module, datamodule=dm)
     assert trainer.global_step == 12
     assert spy.calls == []
@@ -137,8 +167,16 @@ def poison_loss(module, every):
 
 
 def fit(module, dm, **kw):
-    trainer = pl.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         num_sanity_val_steps=0, use_distributed_sampler=False, enable_model_summary=False, **kw)
+    trainer = pl.Trainer(
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        num_sanity_val_steps=0,
+        use_distributed_sampler=False,
+        enable_model_summary=False,
+        **kw,
+    )
     trainer.fit(module, datamodule=dm)
     return trainer
 

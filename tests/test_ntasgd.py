@@ -22,8 +22,7 @@ def test_switches_after_nonmono_validations_without_a_new_best():
 
 
 def test_fine_tuning_averages_from_the_start_and_stops_when_flat():
-    opt = NTASGD([torch.zeros(1, requires_grad=True)], lr=1.0, nonmono=2, averaged_from_start=True,
-                 stop_when_flat=True)
+    opt = NTASGD([torch.zeros(1, requires_grad=True)], lr=1.0, nonmono=2, averaged_from_start=True, stop_when_flat=True)
     assert opt.averaging
     assert [opt.observe(v) for v in [3.0, 2.0, 2.5, 2.6, 2.7]] == [None] * 4 + ["stop"]
 
@@ -86,9 +85,17 @@ def test_lr_by_length_steps_with_lr_times_chunk_length_over_bptt_and_keeps_the_b
             seen["lr"] = trainer.optimizers[0].param_groups[0]["lr"]
             seen["length"] = batch[0].shape[1]
 
-    trainer = pl.Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         num_sanity_val_steps=0, use_distributed_sampler=False, enable_model_summary=False,
-                         limit_val_batches=0, callbacks=[Spy()])
+    trainer = pl.Trainer(
+        max_steps=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        num_sanity_val_steps=0,
+        use_distributed_sampler=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        callbacks=[Spy()],
+    )
     trainer.fit(module, datamodule=dm)
     scale = 0.5 * seen["length"] / 20
     for before, grad, after in zip(seen["before"], seen["grads"], seen["after"]):

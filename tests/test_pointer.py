@@ -20,8 +20,15 @@ from lm.probes.perplexity import split_perplexity, stream_perplexity
 
 def tiny(softmax="full"):
     torch.manual_seed(0)
-    return RNNLM(7, emb_size=4, hidden_size=4, num_layers=1, dropout=0.0, softmax=softmax,
-                 cutoffs=[3] if softmax == "adaptive" else None).eval()
+    return RNNLM(
+        7,
+        emb_size=4,
+        hidden_size=4,
+        num_layers=1,
+        dropout=0.0,
+        softmax=softmax,
+        cutoffs=[3] if softmax == "adaptive" else None,
+    ).eval()
 
 
 def random_stream(n=41, seed=0):
@@ -55,7 +62,7 @@ def pointer_by_chunks(model, grid, bptt, pointer):
     got, state = [], None
     with torch.no_grad():
         for start, t in chunk_bounds(grid.shape[1], bptt):
-            block = torch.tensor(grid[:, start:start + t + 1], dtype=torch.int64)
+            block = torch.tensor(grid[:, start : start + t + 1], dtype=torch.int64)
             feats, state = model.features(block[:, :-1], state)
             targets = block[:, 1:].contiguous()
             got.append(pointer(feats, targets, model.target_log_probs(feats, targets)))
@@ -73,8 +80,9 @@ def test_each_position_matches_the_definition(softmax, window, bptt):
     want = [hand_log_probs(model, row, window, theta, lam) for row in grid]
     assert got.dtype == torch.float32 and got.shape == (2, grid.shape[1] - 1)
     np.testing.assert_allclose(got.numpy(), np.array(want), rtol=0, atol=1e-5)
-    res = stream_perplexity(model, ids, batch_size=2, bptt=bptt,
-                            pointer={"window": window, "theta": theta, "lambda": lam})
+    res = stream_perplexity(
+        model, ids, batch_size=2, bptt=bptt, pointer={"window": window, "theta": theta, "lambda": lam}
+    )
     assert res["tokens"] == got.numel()
     assert res["loss"] == pytest.approx(-np.mean(want), abs=1e-6)
     assert res["pointer"] == {"window": window, "theta": theta, "lambda": lam}
@@ -84,8 +92,7 @@ def test_the_cache_changes_the_numbers():
     # guards the test above: the hand computation must not equal the model alone
     model, ids = tiny(), random_stream()
     row = batchify(ids, 2)[0]
-    assert hand_log_probs(model, row, 6, 0.7, 0.3) != pytest.approx(hand_log_probs(model, row, 6, 0.7, 0.0),
-                                                                    abs=1e-3)
+    assert hand_log_probs(model, row, 6, 0.7, 0.3) != pytest.approx(hand_log_probs(model, row, 6, 0.7, 0.0), abs=1e-3)
 
 
 @pytest.mark.parametrize("softmax", ["full", "adaptive"])
@@ -102,8 +109,17 @@ def test_lambda_zero_is_the_model_alone(softmax):
     assert mixed["ppl"] == pytest.approx(plain["ppl"], rel=1e-6) and mixed["tokens"] == plain["tokens"]
 
 
-@pytest.mark.parametrize("off", [None, "off", False, {"window": 0, "theta": 1.0, "lambda": 0.1}, {"window": None},
-                                 OmegaConf.create({"window": 0, "theta": 0.5, "lambda": 0.9})])
+@pytest.mark.parametrize(
+    "off",
+    [
+        None,
+        "off",
+        False,
+        {"window": 0, "theta": 1.0, "lambda": 0.1},
+        {"window": None},
+        OmegaConf.create({"window": 0, "theta": 0.5, "lambda": 0.9}),
+    ],
+)
 def test_window_zero_or_none_leaves_perplexity_unchanged(off):
     model, ids = tiny(), random_stream()
     plain = stream_perplexity(model, ids, batch_size=2, bptt=4)
@@ -122,10 +138,17 @@ def test_a_stream_that_repeats_itself_gets_lower_perplexity_with_the_pointer():
     assert misses["ppl"] > 1.2 * plain["ppl"], (misses["ppl"], plain["ppl"])
 
 
-BAD = [({"window": -1}, "window=-1"), ({"window": 2.5}, "window=2.5"), ({"window": 10, "lambda": 1.5}, "lambda=1.5"),
-       ({"window": 10, "lambda": -0.1}, "lambda=-0.1"), ({"window": 10, "theta": -1.0}, "theta=-1.0"),
-       ({"window": 10, "theta": None}, "theta=None"), ({"window": 10, "lambda": float("nan")}, "lambda=nan"),
-       ({"window": 10, "lamda": 0.2}, "unknown key(s) lamda"), (500, "give {window, theta, lambda}")]
+BAD = [
+    ({"window": -1}, "window=-1"),
+    ({"window": 2.5}, "window=2.5"),
+    ({"window": 10, "lambda": 1.5}, "lambda=1.5"),
+    ({"window": 10, "lambda": -0.1}, "lambda=-0.1"),
+    ({"window": 10, "theta": -1.0}, "theta=-1.0"),
+    ({"window": 10, "theta": None}, "theta=None"),
+    ({"window": 10, "lambda": float("nan")}, "lambda=nan"),
+    ({"window": 10, "lamda": 0.2}, "unknown key(s) lamda"),
+    (500, "give {window, theta, lambda}"),
+]
 
 
 @pytest.mark.parametrize("spec,says", BAD)
@@ -151,10 +174,19 @@ def test_evaluate_script_reports_the_pointer(tmp_path, tiny_checkpoint):
     text = tmp_path / "text.txt"
     text.write_text("the cat sees the dog\nthe dogs see the cat\n" * 10)
     out = tmp_path / "eval"
-    res = run_script("evaluate.py", f"ckpt={tiny_checkpoint}", "task=perplexity", f"perplexity.file={text}",
-                     "perplexity.batch_size=2", "perplexity.pointer.window=20", "perplexity.pointer.theta=0.5",
-                     "perplexity.pointer.lambda=0.25", "wandb=false", f"output_dir={out}",
-                     f"paths.cache_dir={tmp_path / 'cache'}")
+    res = run_script(
+        "evaluate.py",
+        f"ckpt={tiny_checkpoint}",
+        "task=perplexity",
+        f"perplexity.file={text}",
+        "perplexity.batch_size=2",
+        "perplexity.pointer.window=20",
+        "perplexity.pointer.theta=0.5",
+        "perplexity.pointer.lambda=0.25",
+        "wandb=false",
+        f"output_dir={out}",
+        f"paths.cache_dir={tmp_path / 'cache'}",
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     assert "cache pointer: window 20, theta 0.5, lambda 0.25" in res.stdout
     (ppl,) = json.loads((out / "results.json").read_text())["perplexity"]

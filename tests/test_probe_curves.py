@@ -7,12 +7,12 @@ from types import SimpleNamespace
 
 import torch
 
+from cli import run_script, tiny_train_args
 from lm import checkpoint
 from lm.data.grammar import generate_text
 from lm.model import RNNLM
 from lm.probes.callback import CURVE_FILE, ProbeCallback
 from lm.tokenizer import train_tokenizer
-from cli import run_script, tiny_train_args
 
 
 def read_curve(path):
@@ -21,9 +21,14 @@ def read_curve(path):
 
 
 def test_curve_points_follow_the_steps_and_score_the_live_model(tmp_path):
-    args = tiny_train_args(tmp_path) + ["data.lines.train=400", "data.lines.valid=40", "data.lines.test=40",
-                                        "callbacks.probes.every_n_steps=5", "callbacks.probes.curve_items=12",
-                                        "test=false"]
+    args = tiny_train_args(tmp_path) + [
+        "data.lines.train=400",
+        "data.lines.valid=40",
+        "data.lines.test=40",
+        "callbacks.probes.every_n_steps=5",
+        "callbacks.probes.curve_items=12",
+        "test=false",
+    ]
     res = run_script("train.py", *args)
     assert res.returncode == 0, res.stderr[-3000:]
     run = tmp_path / "run"
@@ -37,8 +42,12 @@ def test_curve_points_follow_the_steps_and_score_the_live_model(tmp_path):
     for r in rows:
         if int(r["step"]) < final:
             assert int(r["tokens_seen"]) == 32 * int(r["step"])
-    assert {(r["suite"], r["field"]) for r in rows} >= {("agreement", "all"), ("gender", "all"), ("recall", "all"),
-                                                       ("recall", "range")}
+    assert {(r["suite"], r["field"]) for r in rows} >= {
+        ("agreement", "all"),
+        ("gender", "all"),
+        ("recall", "all"),
+        ("recall", "range"),
+    }
     # the last point is the model as saved in last.ckpt, scored afresh
     cb = ProbeCallback(curve_items=12, every_n_steps=5)
     again = cb.run(last.model, last.tokenizer, last.config, cb.curve_options)

@@ -17,8 +17,16 @@ from lm.probes.callback import ProbeCallback
 from lm.probes.perplexity import stream_perplexity
 from lm.tokenizer import encode_lines, train_tokenizer
 
-BUILTIN_CONFIG = {"data": {"source": "builtin", "lines": {"train": 200, "valid": 40, "test": 40}, "seed": 0,
-                           "grammar": {}, "eval_batch_size": 2, "bptt": 8}}
+BUILTIN_CONFIG = {
+    "data": {
+        "source": "builtin",
+        "lines": {"train": 200, "valid": 40, "test": 40},
+        "seed": 0,
+        "grammar": {},
+        "eval_batch_size": 2,
+        "bptt": 8,
+    }
+}
 
 
 @pytest.fixture(scope="module")
@@ -30,18 +38,41 @@ def grammar_model():
 
 def write_suites(tmp_path):
     prefix = tmp_path / "agreement_pairs.jsonl"
-    prefix.write_text("\n".join(json.dumps(r) for r in [
-        {"prefix": "the dog", "good": "runs", "bad": "run", "distance": 1, "number": "sg"},
-        {"prefix": "the dogs", "good": "see", "bad": "sees", "distance": 1, "number": "pl"},
-        {"prefix": "the dog and the cat", "good": "run", "bad": "runs", "distance": 4, "number": "pl"},
-        {"prefix": "the dog", "good": "runs", "bad": "gallops", "distance": 1, "number": "sg"}]) + "\n")
+    prefix.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                {"prefix": "the dog", "good": "runs", "bad": "run", "distance": 1, "number": "sg"},
+                {"prefix": "the dogs", "good": "see", "bad": "sees", "distance": 1, "number": "pl"},
+                {"prefix": "the dog and the cat", "good": "run", "bad": "runs", "distance": 4, "number": "pl"},
+                {"prefix": "the dog", "good": "runs", "bad": "gallops", "distance": 1, "number": "sg"},
+            ]
+        )
+        + "\n"
+    )
     blimp = tmp_path / "blimp"
     blimp.mkdir()
-    (blimp / "anaphor_number_agreement.jsonl").write_text("\n".join(json.dumps(
-        {"sentence_good": g, "sentence_bad": b, "UID": "anaphor_number_agreement", "pairID": str(i),
-         "lexically_identical": i % 2 == 0}) for i, (g, b) in enumerate(
-        [("the cat sees the dog", "the cat see the dog"), ("the dogs see the cat", "the dogs sees the cat"),
-         ("a dog runs", "a dog run")])) + "\n")
+    (blimp / "anaphor_number_agreement.jsonl").write_text(
+        "\n".join(
+            json.dumps(
+                {
+                    "sentence_good": g,
+                    "sentence_bad": b,
+                    "UID": "anaphor_number_agreement",
+                    "pairID": str(i),
+                    "lexically_identical": i % 2 == 0,
+                }
+            )
+            for i, (g, b) in enumerate(
+                [
+                    ("the cat sees the dog", "the cat see the dog"),
+                    ("the dogs see the cat", "the dogs sees the cat"),
+                    ("a dog runs", "a dog run"),
+                ]
+            )
+        )
+        + "\n"
+    )
     return prefix, blimp
 
 
@@ -50,9 +81,17 @@ def test_files_in_both_formats_are_scored_and_tabulated(tmp_path, tiny_checkpoin
     text = tmp_path / "text.txt"
     text.write_text("the cat sees the dog\nthe dogs see the cat\n" * 10)
     out = tmp_path / "eval"
-    res = run_script("evaluate.py", f"ckpt={tiny_checkpoint}", f"probes=[{prefix},{blimp}]", "task=all",
-                     f"perplexity.file={text}", "perplexity.batch_size=2", "wandb=false", f"output_dir={out}",
-                     f"paths.cache_dir={tmp_path / 'cache'}")
+    res = run_script(
+        "evaluate.py",
+        f"ckpt={tiny_checkpoint}",
+        f"probes=[{prefix},{blimp}]",
+        "task=all",
+        f"perplexity.file={text}",
+        "perplexity.batch_size=2",
+        "wandb=false",
+        f"output_dir={out}",
+        f"paths.cache_dir={tmp_path / 'cache'}",
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     lines = res.stdout.splitlines()
     assert lines[0].split()[:3] == ["suite", "condition", "tiny"]
@@ -65,8 +104,10 @@ def test_files_in_both_formats_are_scored_and_tabulated(tmp_path, tiny_checkpoin
     rows = list(csv_rows(out / "results.csv"))
     assert {r["suite"] for r in rows} == {"agreement_pairs", "anaphor_number_agreement"}
     summary = json.loads((out / "results.json").read_text())
-    assert {s["suite"]: s["n_oov"] for s in summary["summaries"]} == {"agreement_pairs": 1,
-                                                                      "anaphor_number_agreement": 0}
+    assert {s["suite"]: s["n_oov"] for s in summary["summaries"]} == {
+        "agreement_pairs": 1,
+        "anaphor_number_agreement": 0,
+    }
     assert summary["perplexity"][0]["ppl"] > 1
     items = [json.loads(x) for x in (out / "items.jsonl").read_text().splitlines()]
     assert len(items) == 7 and {"logprob_good", "logprob_bad", "correct", "where"} <= set(items[0])
@@ -75,6 +116,7 @@ def test_files_in_both_formats_are_scored_and_tabulated(tmp_path, tiny_checkpoin
 
 def csv_rows(path):
     import csv
+
     with open(path) as f:
         yield from csv.DictReader(f)
 
@@ -89,18 +131,23 @@ def test_builtin_suites_side_by_side_with_plots(tmp_path, grammar_model):
     assert res.returncode == 0, res.stderr[-2000:]
     head = res.stdout.splitlines()[0].split()
     assert head == ["suite", "condition", "a", "b"]
-    for cond in ("construction=pp", "n_attractors=1", "range=train", "gender=f", "distractor_gender=m",
-                 "filler=64"):
+    for cond in ("construction=pp", "n_attractors=1", "range=train", "gender=f", "distractor_gender=m", "filler=64"):
         assert cond in res.stdout
     plots = {p.name for p in (out / "plots").iterdir()}
-    assert {"agreement_distance.png", "agreement_n_attractors.png", "gender_distance.png",
-            "recall_distance.png"} <= plots
+    assert {
+        "agreement_distance.png",
+        "agreement_n_attractors.png",
+        "gender_distance.png",
+        "recall_distance.png",
+    } <= plots
 
 
 def test_perplexity_matches_the_mean_token_nll(word_tokenizer, tiny_model):
     import numpy as np
-    ids = np.array([i for line in encode_lines(word_tokenizer, ["the cat sees the dog", "a dog runs"] * 3)
-                    for i in line])
+
+    ids = np.array(
+        [i for line in encode_lines(word_tokenizer, ["the cat sees the dog", "a dog runs"] * 3) for i in line]
+    )
     got = stream_perplexity(tiny_model, ids, batch_size=1, bptt=4)
     with torch.no_grad():
         logits, _ = tiny_model(torch.tensor([ids[:-1].tolist()]))
@@ -141,6 +188,7 @@ def test_callback_logs_probe_metrics_to_every_logger(grammar_model):
 
 # --- bad input: one line, exit 2, no traceback -----------------------------------------------------------------
 
+
 def assert_user_error(res, *fragments):
     assert res.returncode == 2, res.stderr[-2000:]
     last = res.stderr.strip().splitlines()[-1]
@@ -149,22 +197,30 @@ def assert_user_error(res, *fragments):
         assert f in last, last
 
 
-@pytest.mark.parametrize("content, fragment", [
-    ('{"prefix": "the dog", "good": "runs", "bad": "run"}\n{"prefix": "the dog", "good": "runs"\n', ":2: not valid JSON"),
-    ('{"prefix": "the dog", "good": "runs", "bad": "run"}\n\n{"sentence_good": "a b"}\n', ":3: a record needs"),
-    ("\n\n", "empty suite"),
-])
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        (
+            '{"prefix": "the dog", "good": "runs", "bad": "run"}\n{"prefix": "the dog", "good": "runs"\n',
+            ":2: not valid JSON",
+        ),
+        ('{"prefix": "the dog", "good": "runs", "bad": "run"}\n\n{"sentence_good": "a b"}\n', ":3: a record needs"),
+        ("\n\n", "empty suite"),
+    ],
+)
 def test_bad_suite_files(tmp_path, tiny_checkpoint, content, fragment):
     path = tmp_path / "pairs.jsonl"
     path.write_text(content)
-    res = run_script("evaluate.py", f"ckpt={tiny_checkpoint}", f"probes=[{path}]", "wandb=false",
-                     f"output_dir={tmp_path / 'out'}")
+    res = run_script(
+        "evaluate.py", f"ckpt={tiny_checkpoint}", f"probes=[{path}]", "wandb=false", f"output_dir={tmp_path / 'out'}"
+    )
     assert_user_error(res, str(path), fragment)
 
 
 def test_unknown_suite_name(tmp_path, tiny_checkpoint):
-    res = run_script("evaluate.py", f"ckpt={tiny_checkpoint}", "probes=[agreemnt]", "wandb=false",
-                     f"output_dir={tmp_path / 'out'}")
+    res = run_script(
+        "evaluate.py", f"ckpt={tiny_checkpoint}", "probes=[agreemnt]", "wandb=false", f"output_dir={tmp_path / 'out'}"
+    )
     assert_user_error(res, "unknown suite 'agreemnt'", "agreement, gender, recall")
 
 
@@ -181,8 +237,13 @@ def test_results_attach_to_the_training_run_in_wandb(tmp_path, tiny_model, word_
     write_checkpoint(run / "checkpoints" / "best.ckpt", tiny_model, word_tokenizer)
     (run / "wandb" / "offline-run-20260101_000000-abc123").mkdir(parents=True)
     prefix, _ = write_suites(tmp_path)
-    res = run_script("evaluate.py", f"ckpt={run}", f"probes=[{prefix}]", f"output_dir={tmp_path / 'out'}",
-                     env={"WANDB_MODE": "offline"})
+    res = run_script(
+        "evaluate.py",
+        f"ckpt={run}",
+        f"probes=[{prefix}]",
+        f"output_dir={tmp_path / 'out'}",
+        env={"WANDB_MODE": "offline"},
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     assert "offline run abc123 (the training run)" in res.stderr
     assert len([p for p in (run / "wandb").glob("offline-run-*-abc123")]) == 2

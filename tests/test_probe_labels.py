@@ -11,15 +11,21 @@ from lm.probes.labels import RunInfo, path_labels, run_info, run_labels
 
 
 def runs(*specs):
-    return [RunInfo(Path(f"/o/{name}/{run}/checkpoints/{stem}.ckpt"), name, Path(f"/o/{name}/{run}"), tuple(over))
-            for name, run, stem, over in specs]
+    return [
+        RunInfo(Path(f"/o/{name}/{run}/checkpoints/{stem}.ckpt"), name, Path(f"/o/{name}/{run}"), tuple(over))
+        for name, run, stem, over in specs
+    ]
 
 
 def test_runs_are_named_by_name_then_differing_overrides_then_directory_then_file():
     assert run_labels(runs(("ptb_medium", "t1", "best", ()), ("ptb_large", "t2", "best", ()))) == [
-        "ptb_medium", "ptb_large"]
-    sweep = runs(("rnn_vs_lstm", "multirun_t/0", "best", ("experiment=rnn_vs_lstm", "model.cell=rnn")),
-                 ("rnn_vs_lstm", "multirun_t/1", "best", ("experiment=rnn_vs_lstm", "model.cell=lstm")))
+        "ptb_medium",
+        "ptb_large",
+    ]
+    sweep = runs(
+        ("rnn_vs_lstm", "multirun_t/0", "best", ("experiment=rnn_vs_lstm", "model.cell=rnn")),
+        ("rnn_vs_lstm", "multirun_t/1", "best", ("experiment=rnn_vs_lstm", "model.cell=lstm")),
+    )
     assert run_labels(sweep) == ["rnn_vs_lstm[model.cell=rnn]", "rnn_vs_lstm[model.cell=lstm]"]
     again = runs(("ptb", "t1", "best", ()), ("ptb", "t2", "best", ()), ("books", "t3", "best", ()))
     assert run_labels(again) == ["ptb/t1", "ptb/t2", "books"]

@@ -8,10 +8,18 @@ from lm.errors import UserError
 from lm.probes.catalog import file_suites
 from lm.probes.records import Pair, parse_record, read_dir, read_jsonl
 
-BLIMP = {"sentence_good": "Who should Derek hug after shocking Richard?",
-         "sentence_bad": "Who should Derek hug Richard after shocking?", "field": "syntax",
-         "linguistics_term": "island_effects", "UID": "adjunct_island", "simple_LM_method": True,
-         "one_prefix_method": False, "two_prefix_method": False, "lexically_identical": True, "pairID": "0"}
+BLIMP = {
+    "sentence_good": "Who should Derek hug after shocking Richard?",
+    "sentence_bad": "Who should Derek hug Richard after shocking?",
+    "field": "syntax",
+    "linguistics_term": "island_effects",
+    "UID": "adjunct_island",
+    "simple_LM_method": True,
+    "one_prefix_method": False,
+    "two_prefix_method": False,
+    "lexically_identical": True,
+    "pairID": "0",
+}
 
 
 def write(path, lines):
@@ -53,14 +61,17 @@ def test_a_directory_is_one_suite_per_file(tmp_path):
     assert [s.name for s in file_suites(str(tmp_path))] == ["a", "b"]
 
 
-@pytest.mark.parametrize("line, message", [
-    ("{not json", r"bad\.jsonl:2: not valid JSON"),
-    ('{"sentence_good": "a b"}', r"bad\.jsonl:2: a record needs the fields .* \(found: sentence_good\)"),
-    ('{"prefix": "a", "good": "b"}', r"bad\.jsonl:2: a record needs the fields"),
-    ('["a", "b"]', r"bad\.jsonl:2: a record must be a JSON object"),
-    ('{"prefix": "a", "good": "b", "bad": 3}', r"bad\.jsonl:2: field 'bad' must be a string"),
-    ('{"prefix": "a", "good": "", "bad": "c"}', r"bad\.jsonl:2: field 'good' is empty"),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("{not json", r"bad\.jsonl:2: not valid JSON"),
+        ('{"sentence_good": "a b"}', r"bad\.jsonl:2: a record needs the fields .* \(found: sentence_good\)"),
+        ('{"prefix": "a", "good": "b"}', r"bad\.jsonl:2: a record needs the fields"),
+        ('["a", "b"]', r"bad\.jsonl:2: a record must be a JSON object"),
+        ('{"prefix": "a", "good": "b", "bad": 3}', r"bad\.jsonl:2: field 'bad' must be a string"),
+        ('{"prefix": "a", "good": "", "bad": "c"}', r"bad\.jsonl:2: field 'good' is empty"),
+    ],
+)
 def test_bad_lines_name_the_file_and_line(tmp_path, line, message):
     path = write(tmp_path / "bad.jsonl", [BLIMP, line])
     with pytest.raises(UserError, match=message):

@@ -17,8 +17,12 @@ def test_wilson_interval_matches_known_values():
         wilson_interval(3, 2)
 
 
-ITEMS = [{"c": "pp", "d": 1, "correct": True}, {"c": "pp", "d": 2, "correct": False},
-         {"c": "rc", "d": 2, "correct": True}, {"c": "rc", "d": 10, "correct": None}]
+ITEMS = [
+    {"c": "pp", "d": 1, "correct": True},
+    {"c": "pp", "d": 2, "correct": False},
+    {"c": "rc", "d": 2, "correct": True},
+    {"c": "rc", "d": 10, "correct": None},
+]
 
 
 def test_accuracy_by_counts_groups_and_out_of_vocabulary_items():
@@ -26,7 +30,10 @@ def test_accuracy_by_counts_groups_and_out_of_vocabulary_items():
     assert (all_["n"], all_["correct"], all_["n_oov"], all_["acc"]) == (3, 2, 1, 2 / 3)
     rows = accuracy_by(ITEMS, ["d"])
     assert [(r["value"], r["n"], r["correct"], r["n_oov"]) for r in rows] == [
-        ("1", 1, 1, 0), ("2", 2, 1, 0), ("10", 0, 0, 1)]  # numbers sort as numbers
+        ("1", 1, 1, 0),
+        ("2", 2, 1, 0),
+        ("10", 0, 0, 1),
+    ]  # numbers sort as numbers
     assert math.isnan(rows[2]["acc"])
     crossed = accuracy_by(ITEMS, ("c", "d"))
     assert [r["value"] for r in crossed] == ["pp+1", "pp+2", "rc+2", "rc+10"] and crossed[0]["field"] == "c+d"

@@ -32,6 +32,7 @@ def tiny(tok, cell="lstm", seed=0):
 
 # --- pure functions ---------------------------------------------------------------------------------------------
 
+
 def test_pair_correct_needs_strictly_higher_good_than_every_bad():
     assert pair_correct(-1.0, [-2.0, -3.0])
     assert not pair_correct(-1.0, [-2.0, -0.5])
@@ -47,6 +48,7 @@ def test_precision_names_are_checked():
 
 
 # --- against hand computation -----------------------------------------------------------------------------------
+
 
 def test_sentence_logprob_is_the_sum_of_token_logprobs_after_eos(word_tokenizer, tiny_model):
     scorer = Scorer(tiny_model, word_tokenizer, "fp32")
@@ -86,8 +88,14 @@ def test_batching_gives_the_numbers_of_one_at_a_time(word_tokenizer, cell, one_t
     model = tiny(word_tokenizer, cell)
     rng = np.random.default_rng(0)
     v = word_tokenizer.get_vocab_size()
-    reqs = [Request((0, *rng.integers(1, v, rng.integers(0, 6)).tolist()), tuple(rng.integers(0, v, rng.integers(1, 5))
-                    .tolist()), bool(rng.random() < 0.5)) for _ in range(25)]
+    reqs = [
+        Request(
+            (0, *rng.integers(1, v, rng.integers(0, 6)).tolist()),
+            tuple(rng.integers(0, v, rng.integers(1, 5)).tolist()),
+            bool(rng.random() < 0.5),
+        )
+        for _ in range(25)
+    ]
     reqs += reqs[:4]  # repeated contexts are shared
     alone = np.array([LogProbEngine(model, "fp32")([r])[0] for r in reqs])
     for max_tokens in (100_000, 9):
@@ -98,8 +106,12 @@ def test_batching_gives_the_numbers_of_one_at_a_time(word_tokenizer, cell, one_t
 
 
 def test_pairs_score_the_same_alone_and_in_a_batch(word_tokenizer, tiny_model):
-    pairs = [Pair("the dogs see the cat .", ("the dogs sees the cat .",)), Pair("runs", ("run", "see"), "the dog"),
-             Pair("sees the dog", ("see the dog",), "the cat"), Pair("a cat run .", ("a cat runs .",))] * 3
+    pairs = [
+        Pair("the dogs see the cat .", ("the dogs sees the cat .",)),
+        Pair("runs", ("run", "see"), "the dog"),
+        Pair("sees the dog", ("see the dog",), "the cat"),
+        Pair("a cat run .", ("a cat runs .",)),
+    ] * 3
     scorer = Scorer(tiny_model, word_tokenizer, "fp32")
     together = scorer.score(pairs)
     for pair, s in zip(pairs, together):
@@ -121,13 +133,16 @@ def test_bf16_stays_close_to_fp32(word_tokenizer, tiny_model):
 
 # --- tokenizers -------------------------------------------------------------------------------------------------
 
+
 def test_char_models_sum_the_characters_of_a_word_after_the_joining_space():
     tok = train_tokenizer("char", LINES)
     model = tiny(tok)
     eos = eos_id(tok)
     (enc,) = PairEncoder(tok).encode([Pair("dog", ("cat",), "the")])
-    assert enc.context == (eos, *tok.encode("the ").ids) and enc.sides == (tuple(tok.encode("dog").ids),
-                                                                           tuple(tok.encode("cat").ids))
+    assert enc.context == (eos, *tok.encode("the ").ids) and enc.sides == (
+        tuple(tok.encode("dog").ids),
+        tuple(tok.encode("cat").ids),
+    )
     got = Scorer(model, tok, "fp32").continuation_logprobs(["the"], ["dog"])[0]
     assert got == pytest.approx(by_hand(model, [eos] + tok.encode("the dog").ids, 5), abs=1e-5)
 
@@ -160,8 +175,12 @@ def test_critical_words_are_where_the_sentences_differ():
 
 
 def test_out_of_vocabulary_critical_words_are_reported_not_scored(word_tokenizer, tiny_model):
-    pairs = [Pair("runs", ("zebras",), "the dog"), Pair("the dog runs", ("the dog gallops",)),
-             Pair("the zebra runs", ("the zebra run",)), Pair("runs", ("run",), "the dog")]
+    pairs = [
+        Pair("runs", ("zebras",), "the dog"),
+        Pair("the dog runs", ("the dog gallops",)),
+        Pair("the zebra runs", ("the zebra run",)),
+        Pair("runs", ("run",), "the dog"),
+    ]
     scores = Scorer(tiny_model, word_tokenizer, "fp32").score(pairs)
     assert [s.correct is None for s in scores] == [True, True, False, False]  # OOV outside the critical word: scored
     assert scores[0].oov == ("zebras",) and scores[1].oov == ("gallops",) and scores[2].oov == ()
@@ -170,8 +189,10 @@ def test_out_of_vocabulary_critical_words_are_reported_not_scored(word_tokenizer
 
 # --- a stub model with known preferences ----------------------------------------------------------------------
 
+
 class Bigram(nn.Module):
     """p(next | current) from a table: features are the one-hot current token, the decoder is the table."""
+
     adaptive = False
 
     def __init__(self, table: torch.Tensor):
@@ -190,14 +211,19 @@ class Bigram(nn.Module):
 def test_stub_model_gives_exact_accuracies_and_group_counts(word_tokenizer):
     from lm.probes.evaluate import score_suite
     from lm.probes.records import Suite
+
     tok = word_tokenizer
     i = tok.token_to_id
     table = torch.zeros(tok.get_vocab_size(), tok.get_vocab_size())
-    table[i("dog"), i("runs")] = 5.0   # after "dog" the model prefers "runs"
+    table[i("dog"), i("runs")] = 5.0  # after "dog" the model prefers "runs"
     table[i("dogs"), i("runs")] = 5.0  # ... and wrongly after "dogs" too
-    pairs = [Pair("runs", ("run",), "the dog", {"number": "sg"}), Pair("run", ("runs",), "the dogs", {"number": "pl"}),
-             Pair("runs", ("run",), "a dog", {"number": "sg"}), Pair("run", ("runs",), "the big dogs", {"number": "pl"}),
-             Pair("runs", ("zebra",), "the dog", {"number": "sg"})]
+    pairs = [
+        Pair("runs", ("run",), "the dog", {"number": "sg"}),
+        Pair("run", ("runs",), "the dogs", {"number": "pl"}),
+        Pair("runs", ("run",), "a dog", {"number": "sg"}),
+        Pair("run", ("runs",), "the big dogs", {"number": "pl"}),
+        Pair("runs", ("zebra",), "the dog", {"number": "sg"}),
+    ]
     rows, items, summary = score_suite(Scorer(Bigram(table), tok, "fp32"), Suite("s", pairs), ["number"])
     by = {(r["field"], r["value"]): r for r in rows}
     assert (by["all", "all"]["n"], by["all", "all"]["correct"], by["all", "all"]["n_oov"]) == (4, 2, 1)

@@ -24,13 +24,19 @@ def words_of(pair):
 
 
 def nouns_between(words, start, lex=LEX):
-    return [w for w in words[start + 1:] if (f := lex.features(w)) and f.pos in ("noun", "name")]
+    return [w for w in words[start + 1 :] if (f := lex.features(w)) and f.pos in ("noun", "name")]
 
 
 def test_agreement_pairs_are_verb_forms_that_agree_with_the_subject(grammar):
     suite = builtin_suite("agreement", grammar, N, seed=3, max_phrases=5, max_distance=30)
-    assert {p.meta["construction"] for p in suite.pairs} == {"simple", "pp", "subj_rc", "obj_rc", "sent_comp",
-                                                             "vp_coord"}
+    assert {p.meta["construction"] for p in suite.pairs} == {
+        "simple",
+        "pp",
+        "subj_rc",
+        "obj_rc",
+        "sent_comp",
+        "vp_coord",
+    }
     for p in suite.pairs:
         w, m = words_of(p), p.meta
         s = len(w) - m["distance"]  # the subject's head, `distance` words before the verb
@@ -43,12 +49,17 @@ def test_agreement_pairs_are_verb_forms_that_agree_with_the_subject(grammar):
         assert m["n_phrases"] <= 5 and 1 <= m["distance"] <= 30
         train = m["n_phrases"] <= 2 and m["distance"] <= 12
         assert (m["range"] == "train") == train
-        assert m["range"] == "train" or m["range"] == ("test" if m["n_phrases"] <= 4 and m["distance"] <= 24
-                                                       else "beyond")
-        shape = {"simple": lambda: len(w) == s + 1, "pp": lambda: LEX.features(w[s + 1]).pos == "preposition",
-                 "subj_rc": lambda: w[s + 1] == "that" and LEX.features(w[s + 2]).pos == "verb",
-                 "obj_rc": lambda: w[s + 1:s + 3] == ["that", "the"], "vp_coord": lambda: w[-1] == "and",
-                 "sent_comp": lambda: "that" in w[:s] and LEX.features(w[w.index("that") - 1]).pos == "verb"}
+        assert m["range"] == "train" or m["range"] == (
+            "test" if m["n_phrases"] <= 4 and m["distance"] <= 24 else "beyond"
+        )
+        shape = {
+            "simple": lambda: len(w) == s + 1,
+            "pp": lambda: LEX.features(w[s + 1]).pos == "preposition",
+            "subj_rc": lambda: w[s + 1] == "that" and LEX.features(w[s + 2]).pos == "verb",
+            "obj_rc": lambda: w[s + 1 : s + 3] == ["that", "the"],
+            "vp_coord": lambda: w[-1] == "and",
+            "sent_comp": lambda: "that" in w[:s] and LEX.features(w[w.index("that") - 1]).pos == "verb",
+        }
         assert shape[m["construction"]](), (m["construction"], p.prefix)
 
 
@@ -95,7 +106,11 @@ def test_recall_pairs_score_the_language_against_all_others(grammar):
         country = w[len(w) - m["distance"]]
         assert p.good == LEX.country_language[country]
         assert set(p.bad) == languages - {p.good}
-        assert m["distance"] == m["filler"] + 5 and w[-2:] == ["speaks", "fluent"] and w[0] == w[w.index(".") + 1 + m["filler"]]
+        assert (
+            m["distance"] == m["filler"] + 5
+            and w[-2:] == ["speaks", "fluent"]
+            and w[0] == w[w.index(".") + 1 + m["filler"]]
+        )
         assert m["range"] == ("train" if m["filler"] <= 16 else "test" if m["filler"] <= 40 else "beyond")
     assert {p.meta["filler"] for p in suite.pairs} == {0, 4, 8, 12, 16, 24, 32, 40, 48, 64}
 
@@ -134,10 +149,21 @@ def test_style_is_read_off_the_tokenizer():
 
 
 def test_english_vocabulary_is_cut_to_what_every_model_spells():
-    lines = ["the man sees the woman", "john knows mary", "the men see the women", "he likes himself",
-             "she likes herself", "they like themselves", "the executive says that he works in the city near "
-             "the bank", "the executives say that they work", "john grew up in france", "john speaks french",
-             "mary lives in japan and speaks japanese", "the old dog is happy", "the dogs are happy"]
+    lines = [
+        "the man sees the woman",
+        "john knows mary",
+        "the men see the women",
+        "he likes himself",
+        "she likes herself",
+        "they like themselves",
+        "the executive says that he works in the city near the bank",
+        "the executives say that they work",
+        "john grew up in france",
+        "john speaks french",
+        "mary lives in japan and speaks japanese",
+        "the old dog is happy",
+        "the dogs are happy",
+    ]
     tok = train_tokenizer("word", lines)
     vocab = english_for([tok])
     assert vocab.gendered["m"] == (("man", "men"),) and vocab.names == {"m": ("john",), "f": ("mary",)}
@@ -164,6 +190,7 @@ def test_a_vocabulary_too_small_for_a_suite_says_what_it_lacks(word_tokenizer):
 
 def test_style_overrides():
     from lm.probes.catalog import english_style
+
     ptb = train_tokenizer("word", ["the company said it will grow", "he expects N shares"] * 3)
     assert english_style(ptb) == TextStyle(lower=True, period="eos")
     assert english_style(ptb, "cased", "attached") == TextStyle(lower=False, period="attached")

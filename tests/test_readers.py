@@ -26,15 +26,27 @@ def gym_suite(predictions=None):
     """Two items of four conditions; region 2 is empty in item 1; one formula uses & and one uses -."""
     items = []
     for number, (subject, modifier) in enumerate([("the dog", ""), ("the dog", "and a cat")], 1):
-        items.append({"item_number": number, "conditions": [
-            condition("sg", subject, modifier, "runs"), condition("sg_bad", subject, modifier, "run"),
-            condition("pl", subject + "s", modifier, "run"), condition("pl_bad", subject + "s", modifier, "runs")]})
-    return {"meta": {"name": "tiny_agreement", "metric": "sum"},
-            "region_meta": {"1": "subject", "2": "modifier", "3": "verb"},
-            "predictions": predictions or [
-                {"type": "formula", "formula": "[(3;%sg%) < (3;%sg_bad%)] & [(3;%pl%) < (3;%pl_bad%)]"},
-                {"type": "formula", "formula": "((3;%sg_bad%) - (3;%sg%)) > ((3;%pl_bad%) - (3;%pl%))"}],
-            "items": items}
+        items.append(
+            {
+                "item_number": number,
+                "conditions": [
+                    condition("sg", subject, modifier, "runs"),
+                    condition("sg_bad", subject, modifier, "run"),
+                    condition("pl", subject + "s", modifier, "run"),
+                    condition("pl_bad", subject + "s", modifier, "runs"),
+                ],
+            }
+        )
+    return {
+        "meta": {"name": "tiny_agreement", "metric": "sum"},
+        "region_meta": {"1": "subject", "2": "modifier", "3": "verb"},
+        "predictions": predictions
+        or [
+            {"type": "formula", "formula": "[(3;%sg%) < (3;%sg_bad%)] & [(3;%pl%) < (3;%pl_bad%)]"},
+            {"type": "formula", "formula": "((3;%sg_bad%) - (3;%sg%)) > ((3;%pl_bad%) - (3;%pl%))"},
+        ],
+        "items": items,
+    }
 
 
 def write_gym(tmp_path, suite=None, name="suite.json"):
@@ -45,14 +57,16 @@ def write_gym(tmp_path, suite=None, name="suite.json"):
 
 TEXT = "the dog runs . <eos>\nthe dogs and the cat run . <eos>\n"
 GOLD = "2\truns\trun\t0\n5\trun\truns\t1\textra\tcolumns\n"
-HEADER = ("pattern\tconstr_id\tsent_id\tcorrect_number\tform\tclass\ttype\tprefix\tn_attr\tpunct\tfreq\tlen_context\t"
-          "len_prefix\tsent")
+HEADER = (
+    "pattern\tconstr_id\tsent_id\tcorrect_number\tform\tclass\ttype\tprefix\tn_attr\tpunct\tfreq\tlen_context\t"
+    "len_prefix\tsent"
+)
 TAB_ROWS = [
     "NOUN_VERB\t1\t0\tsing\truns\tcorrect\toriginal\tthe dog\t0\tFalse\t100\t1\t2\tthe dog runs . <eos>",
     "NOUN_VERB\t1\t0\tsing\trun\twrong\toriginal\tthe dog\t0\tFalse\t50\t1\t2\tthe dog runs . <eos>",
-    'NOUN_CC_VERB\t2\t1\tplur\trun\tcorrect\tgenerated\tthe dogs and the cat\t1\tTrue\t10\t4\t5\t'
+    "NOUN_CC_VERB\t2\t1\tplur\trun\tcorrect\tgenerated\tthe dogs and the cat\t1\tTrue\t10\t4\t5\t"
     '"the dogs and the cat run "" quoted "" . <eos>"',
-    'NOUN_CC_VERB\t2\t1\tplur\truns\twrong\tgenerated\tthe dogs and the cat\t1\tTrue\t12\t4\t5\t'
+    "NOUN_CC_VERB\t2\t1\tplur\truns\twrong\tgenerated\tthe dogs and the cat\t1\tTrue\t12\t4\t5\t"
     '"the dogs and the cat run "" quoted "" . <eos>"',
     "NOUN_VERB\t1\t3\tsing\truns\tcorrect\tgenerated\t<unk> dog\t0\tFalse\t100\t1\t2\ta dog runs . <eos>",
     "NOUN_VERB\t1\t3\tsing\trun\twrong\tgenerated\t<unk> dog\t0\tFalse\t50\t1\t2\ta dog runs . <eos>",
@@ -74,6 +88,7 @@ def write_tab(tmp_path, header=HEADER, rows=TAB_ROWS):
 
 # --- SyntaxGym --------------------------------------------------------------------------------------------------
 
+
 def test_a_syntaxgym_suite_reads_items_conditions_regions_and_predictions(tmp_path):
     (suite,) = read_suites(str(write_gym(tmp_path)))
     assert isinstance(suite, RegionSuite) and suite.name == "tiny_agreement" and suite.metric == "sum"
@@ -87,28 +102,43 @@ def test_a_syntaxgym_suite_reads_items_conditions_regions_and_predictions(tmp_pa
     assert len(read_suites(str(write_gym(tmp_path)), limit=1)[0].items) == 1
 
 
-@pytest.mark.parametrize("formula, message", [
-    ("(3;%sg%) < (3;%sg_typo%)", "prediction 0 '(3;%sg%) < (3;%sg_typo%)': unknown condition 'sg_typo' "
-                                 "(the items have: pl, pl_bad, sg, sg_bad)"),
-    ("(9;%sg%) < (3;%sg_bad%)", "prediction 0 '(9;%sg%) < (3;%sg_bad%)': unknown region 9 of 'sg' "
-                                "(region_meta numbers: 1, 2, 3)"),
-    ("(3;%sg%) < ", "prediction 0 '(3;%sg%) < ': expected a region"),
-])
+@pytest.mark.parametrize(
+    "formula, message",
+    [
+        (
+            "(3;%sg%) < (3;%sg_typo%)",
+            "prediction 0 '(3;%sg%) < (3;%sg_typo%)': unknown condition 'sg_typo' "
+            "(the items have: pl, pl_bad, sg, sg_bad)",
+        ),
+        (
+            "(9;%sg%) < (3;%sg_bad%)",
+            "prediction 0 '(9;%sg%) < (3;%sg_bad%)': unknown region 9 of 'sg' (region_meta numbers: 1, 2, 3)",
+        ),
+        ("(3;%sg%) < ", "prediction 0 '(3;%sg%) < ': expected a region"),
+    ],
+)
 def test_a_formula_naming_what_the_suite_lacks_is_one_line(tmp_path, formula, message):
     path = write_gym(tmp_path, gym_suite([{"type": "formula", "formula": formula}]))
     with pytest.raises(UserError, match="^" + re.escape(f"{path}: {message}")):
         read_suites(str(path))
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda s: s.pop("items"), 'not a SyntaxGym suite, which needs "items" (a list) and "predictions"'),
-    (lambda s: s["meta"].update(metric="logprob"), "meta.metric 'logprob' is not a SyntaxGym metric"),
-    (lambda s: s["items"][1]["conditions"][0]["regions"].append(region(3, "x")), "item 2, condition 'sg': region "
-                                                                                 "numbers repeat"),
-    (lambda s: s["items"][0]["conditions"][0]["regions"][0].pop("content"), "item 1, condition 'sg': each region "
-                                                                            "needs an integer"),
-    (lambda s: s["predictions"].__setitem__(0, {"type": "prose", "formula": "x"}), "prediction 0 must be"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda s: s.pop("items"), 'not a SyntaxGym suite, which needs "items" (a list) and "predictions"'),
+        (lambda s: s["meta"].update(metric="logprob"), "meta.metric 'logprob' is not a SyntaxGym metric"),
+        (
+            lambda s: s["items"][1]["conditions"][0]["regions"].append(region(3, "x")),
+            "item 2, condition 'sg': region numbers repeat",
+        ),
+        (
+            lambda s: s["items"][0]["conditions"][0]["regions"][0].pop("content"),
+            "item 1, condition 'sg': each region needs an integer",
+        ),
+        (lambda s: s["predictions"].__setitem__(0, {"type": "prose", "formula": "x"}), "prediction 0 must be"),
+    ],
+)
 def test_malformed_suites_are_one_line(tmp_path, edit, message):
     suite = gym_suite()
     edit(suite)
@@ -132,6 +162,7 @@ def test_a_region_missing_from_one_item_is_named(tmp_path):
 
 # --- Linzen .text / .gold ---------------------------------------------------------------------------------------
 
+
 def test_a_text_gold_pair_reads_as_prefix_pairs_by_its_stem_or_either_file(tmp_path):
     stem = write_linzen(tmp_path)
     for spec in (f"linzen:{stem}", str(stem), str(stem) + ".text", str(stem) + ".gold", f"linzen:{stem}.gold"):
@@ -139,17 +170,24 @@ def test_a_text_gold_pair_reads_as_prefix_pairs_by_its_stem_or_either_file(tmp_p
         assert suite.name == "agr" and suite.group_by == ("n_attractors",)
         assert suite.pairs == [
             Pair("runs", ("run",), "the dog", {"n_attractors": 0, "line": 1}, f"{stem}.gold:1"),
-            Pair("run", ("runs",), "the dogs and the cat", {"n_attractors": 1, "line": 2}, f"{stem}.gold:2")]
+            Pair("run", ("runs",), "the dogs and the cat", {"n_attractors": 1, "line": 2}, f"{stem}.gold:2"),
+        ]
     assert len(file_suites(str(stem) + ".text", limit=1)[0].pairs) == 1
 
 
-@pytest.mark.parametrize("gold, message", [
-    ("2\truns\trun\t0\n9\trun\truns\t1\n", r"agr\.gold:2: target index 9 is outside its sentence of 7 words"),
-    ("2\truns\trun\t0\n4\trun\truns\t1\n", r"agr\.gold:2: word 4 of its sentence is 'cat', neither 'run' nor 'runs'"),
-    ("two\truns\trun\t0\n5\trun\truns\t1\n", r"agr\.gold:1: columns 1 and 4 must be whole numbers .* got 'two'"),
-    ("2\truns\trun\n5\trun\truns\t1\n", r"agr\.gold:1: a gold line needs 4 tab-separated columns"),
-    ("2\truns\trun\t0\n", r"agr\.gold: 1 lines for the 2 sentences of agr\.text"),
-])
+@pytest.mark.parametrize(
+    "gold, message",
+    [
+        ("2\truns\trun\t0\n9\trun\truns\t1\n", r"agr\.gold:2: target index 9 is outside its sentence of 7 words"),
+        (
+            "2\truns\trun\t0\n4\trun\truns\t1\n",
+            r"agr\.gold:2: word 4 of its sentence is 'cat', neither 'run' nor 'runs'",
+        ),
+        ("two\truns\trun\t0\n5\trun\truns\t1\n", r"agr\.gold:1: columns 1 and 4 must be whole numbers .* got 'two'"),
+        ("2\truns\trun\n5\trun\truns\t1\n", r"agr\.gold:1: a gold line needs 4 tab-separated columns"),
+        ("2\truns\trun\t0\n", r"agr\.gold: 1 lines for the 2 sentences of agr\.text"),
+    ],
+)
 def test_a_bad_gold_line_is_one_line(tmp_path, gold, message):
     stem = write_linzen(tmp_path, gold=gold)
     with pytest.raises(UserError, match=message):
@@ -164,16 +202,31 @@ def test_a_gold_without_its_text_names_the_missing_file(tmp_path):
 
 # --- Gulordava generated.tab ------------------------------------------------------------------------------------
 
+
 def test_generated_tab_reads_two_rows_per_item_with_quoted_sentences(tmp_path):
     path = write_tab(tmp_path)
     (suite,) = file_suites(str(path))
     assert suite.name == "generated_English" and suite.group_by == ("n_attractors", "pattern", "type")
     a, b, c = suite.pairs
     assert (a.good, a.bad, a.prefix, a.where) == ("runs", ("run",), "the dog", f"{path}:2")
-    assert a.meta == {"pattern": "NOUN_VERB", "constr_id": 1, "sent_id": 0, "type": "original", "n_attractors": 0,
-                      "correct_number": "sing", "punct": False, "len_context": 1, "len_prefix": 2}
-    assert (b.good, b.bad, b.prefix, b.meta["n_attractors"], b.meta["punct"]) == ("run", ("runs",),
-                                                                                "the dogs and the cat", 1, True)
+    assert a.meta == {
+        "pattern": "NOUN_VERB",
+        "constr_id": 1,
+        "sent_id": 0,
+        "type": "original",
+        "n_attractors": 0,
+        "correct_number": "sing",
+        "punct": False,
+        "len_context": 1,
+        "len_prefix": 2,
+    }
+    assert (b.good, b.bad, b.prefix, b.meta["n_attractors"], b.meta["punct"]) == (
+        "run",
+        ("runs",),
+        "the dogs and the cat",
+        1,
+        True,
+    )
     assert c.prefix == "a dog"  # the file's <unk> put back from its sentence
     assert len(file_suites(f"gulordava:{path}", limit=2)[0].pairs) == 2
 
@@ -184,19 +237,30 @@ def test_unk_is_restored_only_where_the_sentence_agrees():
     assert restore_unk("the dog", "a cat") == "the dog"
 
 
-@pytest.mark.parametrize("header, rows, message", [
-    (HEADER.replace("\tn_attr", ""), [r.replace("\t0\tFalse", "\tFalse", 1) for r in TAB_ROWS],
-     r"generated\.tab: the header lacks column\(s\) n_attr; generated\.tab starts with"),
-    (HEADER, TAB_ROWS[:1] + TAB_ROWS[2:], r"generated\.tab:2: item NOUN_VERB/1/0 has rows of class correct; it needs"),
-    (HEADER, [TAB_ROWS[0].replace("\t0\tFalse", "\tnone\tFalse", 1), TAB_ROWS[1]], r":2: n_attr must be a whole"),
-    (HEADER, [], r"generated\.tab: empty suite"),
-])
+@pytest.mark.parametrize(
+    "header, rows, message",
+    [
+        (
+            HEADER.replace("\tn_attr", ""),
+            [r.replace("\t0\tFalse", "\tFalse", 1) for r in TAB_ROWS],
+            r"generated\.tab: the header lacks column\(s\) n_attr; generated\.tab starts with",
+        ),
+        (
+            HEADER,
+            TAB_ROWS[:1] + TAB_ROWS[2:],
+            r"generated\.tab:2: item NOUN_VERB/1/0 has rows of class correct; it needs",
+        ),
+        (HEADER, [TAB_ROWS[0].replace("\t0\tFalse", "\tnone\tFalse", 1), TAB_ROWS[1]], r":2: n_attr must be a whole"),
+        (HEADER, [], r"generated\.tab: empty suite"),
+    ],
+)
 def test_a_malformed_tab_is_one_line(tmp_path, header, rows, message):
     with pytest.raises(UserError, match=message):
         file_suites(str(write_tab(tmp_path, header, rows)))
 
 
 # --- choosing the reader ----------------------------------------------------------------------------------------
+
 
 def test_the_reader_follows_the_prefix_or_the_files_shape(tmp_path):
     assert split_prefix("syntaxgym:a/b.json") == ("syntaxgym", "a/b.json")

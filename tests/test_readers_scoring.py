@@ -32,6 +32,7 @@ def known(word_tokenizer):
 
     def bits(prev, nxt):
         return -float(torch.log_softmax(table[i(prev)].double(), 0)[i(nxt)]) / math.log(2)
+
     return Bigram(table), bits
 
 
@@ -45,6 +46,7 @@ def calls(monkeypatch):
         def counted(self, requests, _original=original, _name=name):
             seen.append((_name, len(requests)))
             return _original(self, requests)
+
         monkeypatch.setattr(LogProbEngine, name, counted)
     return seen
 
@@ -57,7 +59,8 @@ def test_region_surprisals_and_predictions_on_a_known_model(tmp_path, word_token
     sg = records[0]["conditions"][0]
     assert sg["sentence"] == "the dog runs"
     assert [r["surprisal"] for r in sg["regions"]] == pytest.approx(
-        [bits("<eos>", "the") + bits("the", "dog"), 0.0, bits("dog", "runs")], abs=1e-5)
+        [bits("<eos>", "the") + bits("the", "dog"), 0.0, bits("dog", "runs")], abs=1e-5
+    )
     assert [r["n_tokens"] for r in sg["regions"]] == [2, 0, 1]
     assert [r["region"] for r in sg["regions"]] == ["subject", "modifier", "verb"]
     # item 1: the verb follows its subject; item 2: it follows "cat", where both forms are equally likely
@@ -110,12 +113,24 @@ def test_evaluate_reads_the_three_formats_for_two_runs_in_one_table(tmp_path, ti
         ckpts.append(write_checkpoint(run / "best.ckpt", model, word_tokenizer, {"name": name}))
     gym, stem, tab = write_gym(tmp_path), write_linzen(tmp_path), write_tab(tmp_path)
     out = tmp_path / "eval"
-    res = run_script("evaluate.py", f"ckpt=[{ckpts[0]},{ckpts[1]}]", f"probes=[syntaxgym:{gym},{stem}.text,{tab}]",
-                     "wandb=false", "plots=false", f"output_dir={out}")
+    res = run_script(
+        "evaluate.py",
+        f"ckpt=[{ckpts[0]},{ckpts[1]}]",
+        f"probes=[syntaxgym:{gym},{stem}.text,{tab}]",
+        "wandb=false",
+        "plots=false",
+        f"output_dir={out}",
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.splitlines()[0].split() == ["suite", "condition", "alpha", "beta"]
-    for shown in ("prediction=0", "prediction=1", "n_attractors=1", "pattern=NOUN_CC_VERB", "type=generated",
-                  "tiny_agreement: prediction 1 is ((3;%sg_bad%) - (3;%sg%)) > ((3;%pl_bad%) - (3;%pl%))"):
+    for shown in (
+        "prediction=0",
+        "prediction=1",
+        "n_attractors=1",
+        "pattern=NOUN_CC_VERB",
+        "type=generated",
+        "tiny_agreement: prediction 1 is ((3;%sg_bad%) - (3;%sg%)) > ((3;%pl_bad%) - (3;%pl%))",
+    ):
         assert shown in res.stdout
     summaries = json.loads((out / "results.json").read_text())["summaries"]
     assert len(summaries) == 6 and len({s["precision"] for s in summaries}) == 1

@@ -72,7 +72,9 @@ def test_locked_dropout_between_layers_runs_layer_by_layer_with_the_same_result_
     tokens = torch.randint(0, 20, (2, 7))
     (a, sa), (b, sb) = plain.features(tokens), locked.train().features(tokens)
     assert torch.allclose(a, b, atol=1e-6)
-    assert all(torch.allclose(x, y, atol=1e-6) for x, y in zip(*(s if isinstance(s, tuple) else (s,) for s in (sa, sb))))
+    assert all(
+        torch.allclose(x, y, atol=1e-6) for x, y in zip(*(s if isinstance(s, tuple) else (s,) for s in (sa, sb)))
+    )
 
 
 def test_ar_and_tar_are_added_to_the_objective_as_a_hand_computation_gives(tmp_path):
@@ -88,9 +90,17 @@ def test_ar_and_tar_are_added_to_the_objective_as_a_hand_computation_gives(tmp_p
             seen.setdefault("objective", float(outputs["loss"]))
             seen.setdefault("batch", batch)
 
-    trainer = pl.Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         num_sanity_val_steps=0, use_distributed_sampler=False, enable_model_summary=False,
-                         limit_val_batches=0, callbacks=[Grab()])
+    trainer = pl.Trainer(
+        max_steps=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        num_sanity_val_steps=0,
+        use_distributed_sampler=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        callbacks=[Grab()],
+    )
     trainer.fit(module, datamodule=dm)
 
     model = RNNLM(**model_args)

@@ -6,7 +6,6 @@ import torch
 from lm.sampling import check_args, draw, nucleus_mask, probabilities, sample, sample_with_logprob
 
 
-
 def gen(seed):
     return torch.Generator().manual_seed(seed)
 
@@ -51,16 +50,19 @@ def test_top_k_keeps_k_most_probable(logits):
     assert torch.allclose(probabilities(logits, top_k=10**6), logits.softmax(-1))  # k > V keeps all
 
 
-@pytest.mark.parametrize("top_p, expected", [
-    (0.3, {1}),  # 0.5 alone reaches 0.3
-    (0.5, {1}),  # ... and exactly 0.5
-    (0.51, {1, 3}),
-    (0.7, {1, 3}),  # 0.5 + 0.2 reaches 0.7 exactly: 0.15 is not needed
-    (0.71, {1, 3, 0}),
-    (0.9, {1, 3, 0, 4}),
-    (0.96, {0, 1, 2, 3, 4}),
-    (1.0, {0, 1, 2, 3, 4}),
-])
+@pytest.mark.parametrize(
+    "top_p, expected",
+    [
+        (0.3, {1}),  # 0.5 alone reaches 0.3
+        (0.5, {1}),  # ... and exactly 0.5
+        (0.51, {1, 3}),
+        (0.7, {1, 3}),  # 0.5 + 0.2 reaches 0.7 exactly: 0.15 is not needed
+        (0.71, {1, 3, 0}),
+        (0.9, {1, 3, 0, 4}),
+        (0.96, {0, 1, 2, 3, 4}),
+        (1.0, {0, 1, 2, 3, 4}),
+    ],
+)
 def test_top_p_keeps_smallest_set_reaching_p(top_p, expected):
     assert kept(top_p) == expected
 
@@ -85,8 +87,10 @@ def test_nucleus_mask_per_row():
 def test_temperature_scales_logits(logits):
     for t in (0.5, 1.0, 2.0):
         assert torch.allclose(probabilities(logits, temperature=t), (logits / t).softmax(-1), atol=1e-7)
-    entropy = [-(p * p.clamp_min(1e-30).log()).sum(-1).mean() for p in
-               (probabilities(logits, temperature=t) for t in (0.5, 1.0, 2.0))]
+    entropy = [
+        -(p * p.clamp_min(1e-30).log()).sum(-1).mean()
+        for p in (probabilities(logits, temperature=t) for t in (0.5, 1.0, 2.0))
+    ]
     assert entropy[0] < entropy[1] < entropy[2]
     cold = probabilities(torch.tensor([[1.0, 1.1, 0.5]]), temperature=1e-3)
     assert torch.allclose(cold, torch.tensor([[0.0, 1.0, 0.0]]))
@@ -121,8 +125,10 @@ def test_two_level_draw_is_the_inverse_cdf_across_blocks():
 
 def test_per_row_generators_batch_equals_rows_alone(logits):
     batch = sample(logits, temperature=0.8, top_k=20, top_p=0.9, generator=[gen(10 + i) for i in range(len(logits))])
-    alone = [sample(logits[i], temperature=0.8, top_k=20, top_p=0.9, generator=gen(10 + i)).item()
-             for i in range(len(logits))]
+    alone = [
+        sample(logits[i], temperature=0.8, top_k=20, top_p=0.9, generator=gen(10 + i)).item()
+        for i in range(len(logits))
+    ]
     assert batch.tolist() == alone
 
 
@@ -137,15 +143,18 @@ def test_one_dimensional_logits_give_a_scalar():
     assert sample(torch.tensor([0.0, 5.0, 1.0]), greedy=True).dim() == 0
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    (dict(temperature=0.0), "temperature"),
-    (dict(temperature=-1.0), "temperature"),
-    (dict(temperature=float("nan")), "temperature"),
-    (dict(top_k=0), "top_k"),
-    (dict(top_k=2.5), "top_k"),
-    (dict(top_p=0.0), "top_p"),
-    (dict(top_p=1.5), "top_p"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(temperature=0.0), "temperature"),
+        (dict(temperature=-1.0), "temperature"),
+        (dict(temperature=float("nan")), "temperature"),
+        (dict(top_k=0), "top_k"),
+        (dict(top_k=2.5), "top_k"),
+        (dict(top_p=0.0), "top_p"),
+        (dict(top_p=1.5), "top_p"),
+    ],
+)
 def test_bad_arguments_name_themselves(kwargs, name, logits):
     with pytest.raises(ValueError, match=name):
         sample(logits, **kwargs)

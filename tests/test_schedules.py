@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from lm.schedules import warmup_cosine
 from cli import run_script, tiny_train_args
+from lm.schedules import warmup_cosine
 
 
 def lrs(total, warmup, final_ratio=0.0, steps=None):
@@ -39,9 +39,14 @@ def test_bad_schedule_arguments_are_refused():
 
 
 def test_a_run_with_optim_adamw_cosine_decays_over_its_own_steps(tmp_path):
-    args = tiny_train_args(tmp_path) + ["optim=adamw_cosine", "optim.scheduler.warmup_steps=3",
-                                        "trainer.log_every_n_steps=1", "trainer.max_epochs=2",
-                                        "data.lines.train=150", "test=false"]
+    args = tiny_train_args(tmp_path) + [
+        "optim=adamw_cosine",
+        "optim.scheduler.warmup_steps=3",
+        "trainer.log_every_n_steps=1",
+        "trainer.max_epochs=2",
+        "data.lines.train=150",
+        "test=false",
+    ]
     res = run_script("train.py", *args)
     assert res.returncode == 0, res.stderr[-3000:]
     with open(next((tmp_path / "run").rglob("metrics.csv")), newline="") as f:

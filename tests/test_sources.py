@@ -12,11 +12,14 @@ def corpus(tmp_path, **texts):
     return tmp_path
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"", "is empty"),
-    (b"  \n\n \n", "only white space"),
-    (b"caf\xe9 ok\n", r"not UTF-8 \(byte 0xe9 at offset 3\).*iconv"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "is empty"),
+        (b"  \n\n \n", "only white space"),
+        (b"caf\xe9 ok\n", r"not UTF-8 \(byte 0xe9 at offset 3\).*iconv"),
+    ],
+)
 def test_bad_files_are_named_with_the_fix(tmp_path, content, message):
     corpus(tmp_path, valid=content)
     with pytest.raises(UserError, match=message) as e:

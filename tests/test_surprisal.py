@@ -17,9 +17,8 @@ from lm.probes.encoding import OOVWarning
 from lm.probes.engine import LogProbEngine, Request
 from lm.probes.scoring import Scorer
 from lm.probes.surprisal import SurprisalScorer
-from lm.tokenizer import token_owners, word_spans
 from lm.probes.word_table import read_sentences, word_rows, write_tsv
-from lm.tokenizer import eos_id, train_tokenizer
+from lm.tokenizer import eos_id, token_owners, train_tokenizer, word_spans
 
 LINES = [line + " ." for line in TINY_LINES]
 
@@ -39,8 +38,11 @@ def hand_word_bits(model, tok, text):
     bits = [-float(logp[t, ids[t + 1]]) / math.log(2) for t in range(len(enc.ids))]
     out = []
     for start, end in word_spans(text):
-        mine = [b for b, (a, z) in zip(bits, enc.offsets)
-                if text[a:z].strip() and start <= a + len(text[a:z]) - len(text[a:z].lstrip()) < end]
+        mine = [
+            b
+            for b, (a, z) in zip(bits, enc.offsets)
+            if text[a:z].strip() and start <= a + len(text[a:z]) - len(text[a:z].lstrip()) < end
+        ]
         out.append((text[start:end], sum(mine), len(mine)))
     return out
 
@@ -85,7 +87,8 @@ def test_sentence_surprisal_sums_every_token_and_the_closing_eos(tokenized):
     tokens = s.token_surprisal(texts)
     assert [t.token for t in tokens[0]][-1] == "<eos>" and tokens[0][-1].word is None
     assert s.sentence_surprisal(texts, "mean") == pytest.approx(
-        [sum(t.surprisal for t in row) / len(row) for row in tokens], abs=1e-6)
+        [sum(t.surprisal for t in row) / len(row) for row in tokens], abs=1e-6
+    )
     first_word = sum(t.surprisal for t in tokens[0] if t.word == 0)
     assert first_word == pytest.approx(s.word_surprisal(texts[0])[0][0].surprisal, abs=1e-9)
     with pytest.raises(ValueError, match="reduction"):
@@ -109,7 +112,10 @@ def test_out_of_vocabulary_words_are_flagged_nan_and_warned_once_per_call(word_t
         sentences = s.sentence_surprisal(["The Dogs run", "the dogs run"])
         conts = s.continuation_surprisal(["the Dogs", "the dogs"], ["run", "Run"])
     assert [(w.word, w.oov, math.isnan(w.surprisal)) for w in words] == [
-        ("The", True, True), ("Dogs", True, True), ("run", False, False)]
+        ("The", True, True),
+        ("Dogs", True, True),
+        ("run", False, False),
+    ]
     assert math.isnan(sentences[0]) and not math.isnan(sentences[1])
     assert not math.isnan(conts[0]) and math.isnan(conts[1])  # a prefix's OOV word is read, the continuation's is not
     oov = [w for w in caught if issubclass(w.category, OOVWarning)]
@@ -131,8 +137,14 @@ def test_tokens_belong_to_the_word_they_overlap():
 def test_engine_token_scores_are_the_terms_of_its_sums(word_tokenizer, tiny_model):
     rng = np.random.default_rng(1)
     v = word_tokenizer.get_vocab_size()
-    reqs = [Request((0, *rng.integers(1, v, rng.integers(0, 5)).tolist()), tuple(rng.integers(0, v, rng.integers(0, 5))
-                    .tolist()), bool(rng.random() < 0.5)) for _ in range(30)]
+    reqs = [
+        Request(
+            (0, *rng.integers(1, v, rng.integers(0, 5)).tolist()),
+            tuple(rng.integers(0, v, rng.integers(0, 5)).tolist()),
+            bool(rng.random() < 0.5),
+        )
+        for _ in range(30)
+    ]
     engine = LogProbEngine(tiny_model, "fp32", max_tokens=11)
     terms = engine.token_scores(reqs)
     assert [len(t) for t in terms] == [len(r.continuation) + (len(r.context) - 1) * r.score_context for r in reqs]
@@ -148,8 +160,13 @@ def test_the_word_table_keeps_line_numbers_and_marks_oov(tmp_path, word_tokenize
     with open(write_tsv(rows, tmp_path / "s.tsv")) as f:
         back = list(csv.DictReader(f, delimiter="\t"))
     assert [(r["sentence"], r["word_index"], r["word"], r["oov"]) for r in back] == [
-        ("1", "1", "the", "false"), ("1", "2", "dog", "false"), ("1", "3", "runs", "false"),
-        ("3", "1", "a", "false"), ("3", "2", "Zebra", "true"), ("3", "3", "runs", "false")]
+        ("1", "1", "the", "false"),
+        ("1", "2", "dog", "false"),
+        ("1", "3", "runs", "false"),
+        ("3", "1", "a", "false"),
+        ("3", "2", "Zebra", "true"),
+        ("3", "3", "runs", "false"),
+    ]
     assert back[4]["surprisal"] == "NA" and float(back[0]["surprisal"]) == pytest.approx(rows[0]["surprisal"], abs=1e-6)
     (tmp_path / "blank.txt").write_text("\n \n")
     with pytest.raises(UserError, match="no sentences in it"):
@@ -162,14 +179,20 @@ def test_task_surprisal_writes_the_apis_numbers_one_row_per_word(tmp_path, tiny_
     text = tmp_path / "sentences.txt"
     text.write_text("the dog runs\n\nThe Dogs run\n")
     out = tmp_path / "eval"
-    res = run_script("evaluate.py", f"ckpt={tiny_checkpoint}", "task=surprisal", f"file={text}", "wandb=false",
-                     f"output_dir={out}")
+    res = run_script(
+        "evaluate.py", f"ckpt={tiny_checkpoint}", "task=surprisal", f"file={text}", "wandb=false", f"output_dir={out}"
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     with open(out / "surprisal.tsv") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     assert [(r["ckpt"], r["sentence"], r["word"], r["oov"]) for r in rows] == [
-        ("tiny", "1", "the", "false"), ("tiny", "1", "dog", "false"), ("tiny", "1", "runs", "false"),
-        ("tiny", "3", "The", "true"), ("tiny", "3", "Dogs", "true"), ("tiny", "3", "run", "false")]
+        ("tiny", "1", "the", "false"),
+        ("tiny", "1", "dog", "false"),
+        ("tiny", "1", "runs", "false"),
+        ("tiny", "3", "The", "true"),
+        ("tiny", "3", "Dogs", "true"),
+        ("tiny", "3", "run", "false"),
+    ]
     assert "2 word(s) not in a model's vocabulary have surprisal NA" in res.stdout
     want = SurprisalScorer.load(tiny_checkpoint, precision="fp32").word_surprisal(["the dog runs"])[0]
     assert [float(r["surprisal"]) for r in rows[:3]] == pytest.approx([w.surprisal for w in want], abs=1e-5)

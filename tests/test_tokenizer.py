@@ -61,6 +61,7 @@ def test_word_level_with_split_punctuation_keeps_raw_text_small():
     assert train_tokenizer("word", varied).get_vocab_size() == 2 + 25
     # the probes read "." as a word of its own and the case off the vocabulary
     from lm.probes.vocab import detect_style
+
     style = detect_style(split)
     assert style.period == "sep" and not style.lower
 
@@ -74,4 +75,5 @@ def test_word_level_lowercase_merges_cases_when_training_and_encoding(tmp_path):
     assert back.encode("SHE Said.").tokens == ["she", "said", "."]
     assert UNK not in back.encode("He saw her.").tokens
     from lm.probes.vocab import detect_style
+
     assert detect_style(back).lower

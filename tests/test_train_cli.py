@@ -51,8 +51,9 @@ def test_run_prints_summary_and_writes_standalone_checkpoints(trained):
 def test_resume_from_run_directory_continues_the_step_count(trained, tmp_path):
     tmp, _ = trained
     first = torch.load(tmp / "run" / "checkpoints" / "last.ckpt", weights_only=True)
-    res = run_script("train.py", *text_args(tmp, "resumed"), f"ckpt_path={tmp / 'run'}", "trainer.max_epochs=2",
-                     "model.dropout=0.4")  # not a shape: may change
+    res = run_script(
+        "train.py", *text_args(tmp, "resumed"), f"ckpt_path={tmp / 'run'}", "trainer.max_epochs=2", "model.dropout=0.4"
+    )  # not a shape: may change
     assert res.returncode == 0, res.stderr[-3000:]
     second = torch.load(tmp / "resumed" / "checkpoints" / "last.ckpt", weights_only=True)
     assert second["epoch"] == first["epoch"] + 1
@@ -62,11 +63,14 @@ def test_resume_from_run_directory_continues_the_step_count(trained, tmp_path):
 
 def test_multirun_sweep_gives_each_job_its_own_run(tmp_path):
     args = [a for a in text_args(tmp_path) if not a.startswith("hydra.run.dir")]
-    res = run_script("train.py", "-m", *args, "model.hidden_size=8,16", "model.emb_size=8,16",
-                     "model.tie_weights=false")  # the default sweep dir: outputs/<name>/multirun_<time>/<job>
+    res = run_script(
+        "train.py", "-m", *args, "model.hidden_size=8,16", "model.emb_size=8,16", "model.tie_weights=false"
+    )  # the default sweep dir: outputs/<name>/multirun_<time>/<job>
     assert res.returncode == 0, res.stderr[-3000:]
-    sizes = sorted(torch.load(p, weights_only=True)["hyper_parameters"]["model"]["hidden_size"]
-                   for p in (tmp_path / "outputs" / "builtin").glob("multirun_*/*/checkpoints/last.ckpt"))
+    sizes = sorted(
+        torch.load(p, weights_only=True)["hyper_parameters"]["model"]["hidden_size"]
+        for p in (tmp_path / "outputs" / "builtin").glob("multirun_*/*/checkpoints/last.ckpt")
+    )
     assert sizes == [8, 8, 16, 16]
 
 
@@ -76,35 +80,68 @@ def wandb_env(tmp_path):
 
 
 def train_with_wandb(tmp_path, *args):
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / "train.py"), *args], cwd=ROOT, text=True,
-                          capture_output=True, timeout=300, stdin=subprocess.DEVNULL, env=wandb_env(tmp_path))
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train.py"), *args],
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+        env=wandb_env(tmp_path),
+    )
 
 
 def wandb_summary(tmp_path, run_dir):
     wandb_cli = [sys.executable, "-c", "from wandb.cli.cli import cli; cli()"]
-    out = subprocess.run([*wandb_cli, "leet", "inspect", "--summary", "--json", str(run_dir)], capture_output=True,
-                         text=True, timeout=120, env=wandb_env(tmp_path))
+    out = subprocess.run(
+        [*wandb_cli, "leet", "inspect", "--summary", "--json", str(run_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=wandb_env(tmp_path),
+    )
     return json.loads(out.stdout)
 
 
 def val_losses(run):
-    return [float(line.split("val/loss")[1].split()[0]) for line in (run / "train.log").read_text().splitlines()
-            if "val/loss" in line and " step " in line]
+    return [
+        float(line.split("val/loss")[1].split()[0])
+        for line in (run / "train.log").read_text().splitlines()
+        if "val/loss" in line and " step " in line
+    ]
 
 
 def test_wandb_offline_run_holds_the_logged_metrics_and_a_resume_continues_it(tmp_path):
     builtin = ["data.lines.train=400", "data.lines.valid=60", "data.lines.test=60"]
-    args = [a for a in tiny_train_args(tmp_path) if a not in ("logger=csv", "callbacks.probes.n_items=0")] + builtin + [
-        "logger=wandb", "trainer.log_every_n_steps=2", "callbacks.probes.every_n_steps=4",
-        "callbacks.probes.curve_items=8", "callbacks.probes.n_items=30", "trainer.max_epochs=2"]
+    args = (
+        [a for a in tiny_train_args(tmp_path) if a not in ("logger=csv", "callbacks.probes.n_items=0")]
+        + builtin
+        + [
+            "logger=wandb",
+            "trainer.log_every_n_steps=2",
+            "callbacks.probes.every_n_steps=4",
+            "callbacks.probes.curve_items=8",
+            "callbacks.probes.n_items=30",
+            "trainer.max_epochs=2",
+        ]
+    )
     res = train_with_wandb(tmp_path, *args)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "logging offline" in res.stdout
     (run_dir,) = (tmp_path / "run" / "wandb").glob("offline-run-*")
     summary = wandb_summary(tmp_path, run_dir)
     logged = summary["summary"]
-    for key in ("val/ppl", "test/ppl", "train/loss", "train/tokens_per_s", "train/grad_norm", "lr-AdamW",
-                "tokens_seen", "curve/agreement/acc", "curve/recall/range=train/acc"):
+    for key in (
+        "val/ppl",
+        "test/ppl",
+        "train/loss",
+        "train/tokens_per_s",
+        "train/grad_norm",
+        "lr-AdamW",
+        "tokens_seen",
+        "curve/agreement/acc",
+        "curve/recall/range=train/acc",
+    ):
         assert key in logged, key
     # the probe curves drawn at the end of training travel with the run as an image
     (png,) = run_dir.glob("files/media/images/probe/curves_*.png")
@@ -124,8 +161,12 @@ def test_wandb_offline_run_holds_the_logged_metrics_and_a_resume_continues_it(tm
     printed = float(res.stdout.split("test/ppl")[1].split()[0])  # the closing summary's number
     assert abs(logged["test/ppl"] - printed) < 0.01
 
-    resumed = train_with_wandb(tmp_path, *[a.replace("/run", "/resumed") for a in args], "trainer.max_epochs=2",
-                               f"ckpt_path={tmp_path / 'run'}")
+    resumed = train_with_wandb(
+        tmp_path,
+        *[a.replace("/run", "/resumed") for a in args],
+        "trainer.max_epochs=2",
+        f"ckpt_path={tmp_path / 'run'}",
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     (again,) = (tmp_path / "resumed" / "wandb").glob("offline-run-*")
     assert again.name.split("-")[-1] == run_dir.name.split("-")[-1]  # the same W&B run id: one curve
@@ -133,16 +174,33 @@ def test_wandb_offline_run_holds_the_logged_metrics_and_a_resume_continues_it(tm
 
 def test_sweep_jobs_get_distinct_wandb_names(tmp_path):
     args = [a for a in text_args(tmp_path) if a != "logger=csv" and not a.startswith("hydra.run.dir")]
-    res = train_with_wandb(tmp_path, "-m", *args, "logger=wandb", "model.hidden_size=8,16", "model.emb_size=8",
-                           "model.tie_weights=false", "test=false")
+    res = train_with_wandb(
+        tmp_path,
+        "-m",
+        *args,
+        "logger=wandb",
+        "model.hidden_size=8,16",
+        "model.emb_size=8",
+        "model.tie_weights=false",
+        "test=false",
+    )
     assert res.returncode == 0, res.stderr[-3000:]
-    names = {wandb_summary(tmp_path, d)["name"] for d in (tmp_path / "outputs").glob("builtin/multirun_*/*/wandb/offline-run-*")}
+    names = {
+        wandb_summary(tmp_path, d)["name"]
+        for d in (tmp_path / "outputs").glob("builtin/multirun_*/*/wandb/offline-run-*")
+    }
     assert len(names) == 2 and all(n.startswith("builtin/multirun_") for n in names), names
 
 
 def test_two_process_ddp_on_cpu_trains(tmp_path):
-    res = run_script("train.py", *text_args(tmp_path), "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2",
-                     "trainer.precision=32-true")
+    res = run_script(
+        "train.py",
+        *text_args(tmp_path),
+        "trainer=ddp",
+        "trainer.accelerator=cpu",
+        "trainer.devices=2",
+        "trainer.precision=32-true",
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     ckpt = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)
     assert ckpt["global_step"] > 0
@@ -150,6 +208,7 @@ def test_two_process_ddp_on_cpu_trains(tmp_path):
 
 
 # --- bad input: one clear line, non-zero exit, earlier results untouched ------------------------------------------
+
 
 def bad_file(tmp_path, content):
     d = tmp_path / "bad"
@@ -165,8 +224,10 @@ BAD = {
     "not utf-8": (lambda t: bad_file(t, b"\xff\xfe bad\n"), "is not UTF-8"),
     "hub without network": (lambda t: ["data=wikitext2", "data.dir=null"], "could not load Salesforce/wikitext"),
     "tie with unequal sizes": (lambda t: ["model.emb_size=8", "model.tie_weights=true"], "tie_weights needs"),
-    "other model shape": (lambda t: ["model.hidden_size=12", "model.emb_size=12", f"ckpt_path={t}/run"],
-                          "has another model shape"),
+    "other model shape": (
+        lambda t: ["model.hidden_size=12", "model.emb_size=12", f"ckpt_path={t}/run"],
+        "has another model shape",
+    ),
     "other tokenizer": (lambda t: ["tokenizer=char", f"ckpt_path={t}/run"], "another tokenizer"),
     "other optimizer": (lambda t: ["optim=sgd", f"ckpt_path={t}/run"], "was trained with optimizer torch.optim.AdamW"),
     "not a checkpoint": (lambda t: [f"ckpt_path={t}/run/tokenizer.json"], "is not a checkpoint of this project"),

@@ -18,13 +18,30 @@ CONF = str(Path(__file__).resolve().parents[1] / "conf")
 
 def tiny_cfg(tmp_path, run, *overrides):
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        cfg = compose("train", return_hydra_config=True, overrides=[
-            "data.lines.train=600", "data.lines.valid=60", "data.lines.test=60", "data.batch_size=4",
-            "data.bptt=10", "model.emb_size=16", "model.hidden_size=16", "model.num_layers=1",
-            "trainer.max_epochs=1", "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false",
-            "logger=none", "callbacks.samples.every_n_epochs=0", "callbacks.probes.n_items=0",
-            f"paths.cache_dir={tmp_path / 'cache'}", f"paths.output_root={tmp_path / 'outputs'}",
-            f"hydra.run.dir={tmp_path / run}", *overrides])
+        cfg = compose(
+            "train",
+            return_hydra_config=True,
+            overrides=[
+                "data.lines.train=600",
+                "data.lines.valid=60",
+                "data.lines.test=60",
+                "data.batch_size=4",
+                "data.bptt=10",
+                "model.emb_size=16",
+                "model.hidden_size=16",
+                "model.num_layers=1",
+                "trainer.max_epochs=1",
+                "trainer.enable_progress_bar=false",
+                "trainer.enable_model_summary=false",
+                "logger=none",
+                "callbacks.samples.every_n_epochs=0",
+                "callbacks.probes.n_items=0",
+                f"paths.cache_dir={tmp_path / 'cache'}",
+                f"paths.output_root={tmp_path / 'outputs'}",
+                f"hydra.run.dir={tmp_path / run}",
+                *overrides,
+            ],
+        )
     HydraConfig.instance().set_config(cfg)  # resolves ${hydra:runtime.output_dir}
     with open_dict(cfg):
         cfg.paths.run_dir = str(tmp_path / run)
@@ -50,8 +67,16 @@ def test_builtin_run_writes_a_standalone_checkpoint_that_resumes(tmp_path):
 
 
 def test_debug_overfit_memorises_one_batch(tmp_path):
-    cfg = tiny_cfg(tmp_path, "overfit", "debug=overfit", "trainer.max_epochs=150", "logger=csv",
-                   "model.hidden_size=32", "model.emb_size=32", "optim.optimizer.lr=0.02")
+    cfg = tiny_cfg(
+        tmp_path,
+        "overfit",
+        "debug=overfit",
+        "trainer.max_epochs=150",
+        "logger=csv",
+        "model.hidden_size=32",
+        "model.emb_size=32",
+        "optim.optimizer.lr=0.02",
+    )
     train(cfg)
     rows = list(csv.DictReader(open(tmp_path / "overfit" / "csv" / "version_0" / "metrics.csv")))
     losses = [float(r["train/loss"]) for r in rows if r.get("train/loss")]
@@ -84,6 +109,7 @@ def test_ckpt_path_last_is_the_newest_run_of_this_name(tmp_path):
 @pytest.mark.parametrize("avx512_bf16, amx, warns", [(True, False, False), (False, True, False), (False, False, True)])
 def test_bf16_on_a_cpu_without_bf16_instructions_is_warned_about(tmp_path, monkeypatch, avx512_bf16, amx, warns):
     from lm.train import precision_warning
+
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
     assert tiny_cfg(tmp_path, "run").trainer.precision == "32-true"  # the default: exact
@@ -99,9 +125,17 @@ def test_every_experiment_composes_and_builds_its_model_and_callbacks(experiment
     from hydra.utils import instantiate
 
     from lm.model import RNNLM
+
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        cfg = compose("train", overrides=[f"experiment={experiment}", "model.emb_size=16", "model.hidden_size=16",
-                                          f"paths.run_dir={tmp_path}"])
+        cfg = compose(
+            "train",
+            overrides=[
+                f"experiment={experiment}",
+                "model.emb_size=16",
+                "model.hidden_size=16",
+                f"paths.run_dir={tmp_path}",
+            ],
+        )
     model_args = {k: v for k, v in cfg.model.items()}
     RNNLM(vocab_size=max(60, *(model_args.get("cutoffs") or [0])) + 10, **model_args)
     for name, spec in cfg.callbacks.items():
@@ -109,8 +143,16 @@ def test_every_experiment_composes_and_builds_its_model_and_callbacks(experiment
 
 
 def test_throughput_monitor_logs_the_model_flops_of_each_token(tmp_path):
-    train(tiny_cfg(tmp_path, "tp", "logger=csv", "callbacks.throughput.window_size=2", "trainer.log_every_n_steps=1",
-                   "test=false"))
+    train(
+        tiny_cfg(
+            tmp_path,
+            "tp",
+            "logger=csv",
+            "callbacks.throughput.window_size=2",
+            "trainer.log_every_n_steps=1",
+            "test=false",
+        )
+    )
     rows = list(csv.DictReader(open(tmp_path / "tp" / "csv" / "version_0" / "metrics.csv")))
     tp = [r for r in rows if r.get("train/device/flops_per_sec")]
     assert tp and any(r.get("lr-AdamW") for r in rows)

@@ -34,7 +34,7 @@ def ablation_mask(model, units: Sequence[Unit], rows_per_copy: int) -> torch.Ten
     for k, unit in enumerate(units):
         if unit is not None:
             layer, u = unit
-            mask[layer, k * rows_per_copy:(k + 1) * rows_per_copy, u] = 0.0
+            mask[layer, k * rows_per_copy : (k + 1) * rows_per_copy, u] = 0.0
     return mask
 
 
@@ -48,24 +48,32 @@ def layer_inputs(model, tokens: torch.Tensor) -> list[torch.Tensor]:
 
 def from_layer(model, x: torch.Tensor, layer: int, mask: torch.Tensor | None):
     """Features (B, T, D) from layer `layer` up, x its input; a Features function that ignores its tokens."""
+
     def features(_tokens):
         out = x if layer == model.num_layers else ExplicitRNN(model.rnn)(x, None, mask, start_layer=layer).out
         out = model.drop(out)
         return model.projection(out) if model.projection is not None else out
+
     return features
 
 
 @torch.no_grad()
-def ablated_margins(model, items: Sequence[Item], units: Sequence[Unit | None], max_rows: int = 4096,
-                    chunk: int = 256) -> np.ndarray:
+def ablated_margins(
+    model, items: Sequence[Item], units: Sequence[Unit | None], max_rows: int = 4096, chunk: int = 256
+) -> np.ndarray:
     """margin[k, n] = log p(good) - log p(bad) of item n with units[k] removed (None: nothing removed), (K, N);
     the item is right when its margin is > 0."""
     if model.training:
         raise ValueError("ablation replays the model in eval mode: call model.eval() first")
     out = np.zeros((len(units), len(items)))
-    for start in tqdm(range(0, len(items), chunk), desc=f"ablating {len(units)} units", unit=" chunks", leave=False,
-                      disable=not watched()):
-        part = items[start:start + chunk]
+    for start in tqdm(
+        range(0, len(items), chunk),
+        desc=f"ablating {len(units)} units",
+        unit=" chunks",
+        leave=False,
+        disable=not watched(),
+    ):
+        part = items[start : start + chunk]
         cols = slice(start, start + len(part))
         batch = score_batch(part)
         rows = batch.tokens.shape[0]
@@ -76,7 +84,7 @@ def ablated_margins(model, items: Sequence[Item], units: Sequence[Unit | None], 
             ks = [k for k, unit in enumerate(units) if unit is not None and unit[0] == layer]
             group = max(1, max_rows // rows)
             for g in range(0, len(ks), group):
-                some = ks[g:g + group]
+                some = ks[g : g + group]
                 mask = ablation_mask(model, [units[k] for k in some], rows)
                 x = inputs[layer].repeat(len(some), 1, 1)
                 m = batch_margins(model, from_layer(model, x, layer, mask), batch.repeat(len(some)))
@@ -93,14 +101,27 @@ def rank_units(model, items: Sequence[Item], units: Sequence[Unit] | None = None
     correct = margins > 0
     attr = np.array([(it.meta.get("n_attractors") or 0) > 0 for it in items])
     on_attr = lambda c: float(c[attr].mean()) if attr.any() else float("nan")  # noqa: E731
-    base = {"acc": float(correct[0].mean()), "n": len(items), "acc_attractors": on_attr(correct[0]),
-            "n_attractors": int(attr.sum()), "margin": float(margins[0].mean())}
+    base = {
+        "acc": float(correct[0].mean()),
+        "n": len(items),
+        "acc_attractors": on_attr(correct[0]),
+        "n_attractors": int(attr.sum()),
+        "margin": float(margins[0].mean()),
+    }
     rows = []
     for k, (layer, u) in enumerate(units, start=1):
         acc, acc_a = float(correct[k].mean()), on_attr(correct[k])
-        rows.append({"layer": layer, "unit": u, "acc": acc, "drop": base["acc"] - acc, "acc_attractors": acc_a,
-                     "drop_attractors": base["acc_attractors"] - acc_a,
-                     "margin_drop": float((margins[0] - margins[k]).mean())})
+        rows.append(
+            {
+                "layer": layer,
+                "unit": u,
+                "acc": acc,
+                "drop": base["acc"] - acc,
+                "acc_attractors": acc_a,
+                "drop_attractors": base["acc_attractors"] - acc_a,
+                "margin_drop": float((margins[0] - margins[k]).mean()),
+            }
+        )
     rows.sort(key=lambda r: (-r["drop"], -np.nan_to_num(r["drop_attractors"]), -r["margin_drop"]))
     for rank, r in enumerate(rows, start=1):
         r["rank"] = rank
@@ -110,17 +131,25 @@ def rank_units(model, items: Sequence[Item], units: Sequence[Unit] | None = None
 def few_units_verdict(base: dict, rows: Sequence[dict], threshold: float = 0.05, few: int = 3) -> str:
     """Do a few units carry number? Counts units whose ablation costs at least `threshold` accuracy."""
     big = [r for r in rows if r["drop"] >= threshold or np.nan_to_num(r["drop_attractors"]) >= threshold]
-    top = ", ".join(f"L{r['layer']}u{r['unit']} ({r['drop']:+.3f}, attractors {r['drop_attractors']:+.3f}, "
-                    f"margin {r['margin_drop']:+.3f})"
-                    for r in rows[:min(5, len(rows))])
-    head = (f"baseline accuracy {base['acc']:.3f} on {base['n']} items ({base['acc_attractors']:.3f} on "
-            f"{base['n_attractors']} with attractors); largest drops: {top}")
+    top = ", ".join(
+        f"L{r['layer']}u{r['unit']} ({r['drop']:+.3f}, attractors {r['drop_attractors']:+.3f}, "
+        f"margin {r['margin_drop']:+.3f})"
+        for r in rows[: min(5, len(rows))]
+    )
+    head = (
+        f"baseline accuracy {base['acc']:.3f} on {base['n']} items ({base['acc_attractors']:.3f} on "
+        f"{base['n_attractors']} with attractors); largest drops: {top}"
+    )
     if not big:
-        return head + (f"\nno single unit costs >= {threshold:.2f} accuracy: agreement does not hinge on one unit "
-                       "here (number is spread over, or duplicated in, many units), unlike the two number units "
-                       "of Lakretz et al.; margin_drop ranks the units it leans on most")
+        return head + (
+            f"\nno single unit costs >= {threshold:.2f} accuracy: agreement does not hinge on one unit "
+            "here (number is spread over, or duplicated in, many units), unlike the two number units "
+            "of Lakretz et al.; margin_drop ranks the units it leans on most"
+        )
     names = ", ".join(f"L{r['layer']}u{r['unit']}" for r in big)
     if len(big) <= few:
-        return head + f"\n{len(big)} unit(s) cost >= {threshold:.2f} accuracy each ({names}): a few units carry " \
-                      "number, as Lakretz et al. found two"
+        return (
+            head + f"\n{len(big)} unit(s) cost >= {threshold:.2f} accuracy each ({names}): a few units carry "
+            "number, as Lakretz et al. found two"
+        )
     return head + f"\n{len(big)} units cost >= {threshold:.2f} accuracy each: number is not concentrated in a few"

@@ -32,27 +32,33 @@ def explicit(model, unit_mask: torch.Tensor | None = None) -> Features:
 class ScoreBatch:
     """Rows to run and the positions to score. P scored positions; margin[item] = sum of sign * log p."""
 
-    tokens: torch.Tensor   # (R, T) right-padded: a causal model's outputs before the padding are exact
-    rows: torch.Tensor     # (P,) row of each scored position
-    cols: torch.Tensor     # (P,) position whose output predicts the scored token
+    tokens: torch.Tensor  # (R, T) right-padded: a causal model's outputs before the padding are exact
+    rows: torch.Tensor  # (P,) row of each scored position
+    cols: torch.Tensor  # (P,) position whose output predicts the scored token
     targets: torch.Tensor  # (P,)
-    item: torch.Tensor     # (P,) which item the position counts for
-    sign: torch.Tensor     # (P,) +1 good side, -1 bad side
+    item: torch.Tensor  # (P,) which item the position counts for
+    sign: torch.Tensor  # (P,) +1 good side, -1 bad side
     n_items: int
 
     def repeat(self, k: int) -> "ScoreBatch":
         """k copies one after another (copy j holds rows j*R.. and items j*n..), e.g. one per ablated unit."""
         r, p = self.tokens.shape[0], self.rows.shape[0]
         offs = torch.arange(k).repeat_interleave(p)
-        return ScoreBatch(self.tokens.repeat(k, 1), self.rows.repeat(k) + offs * r, self.cols.repeat(k),
-                          self.targets.repeat(k), self.item.repeat(k) + offs * self.n_items, self.sign.repeat(k),
-                          self.n_items * k)
+        return ScoreBatch(
+            self.tokens.repeat(k, 1),
+            self.rows.repeat(k) + offs * r,
+            self.cols.repeat(k),
+            self.targets.repeat(k),
+            self.item.repeat(k) + offs * self.n_items,
+            self.sign.repeat(k),
+            self.n_items * k,
+        )
 
 
 def pad(seqs: Sequence[Sequence[int]], value: int = 0) -> torch.Tensor:
     out = torch.full((len(seqs), max(len(s) for s in seqs)), value, dtype=torch.long)
     for r, s in enumerate(seqs):
-        out[r, :len(s)] = torch.tensor(s, dtype=torch.long)
+        out[r, : len(s)] = torch.tensor(s, dtype=torch.long)
     return out
 
 
@@ -73,8 +79,9 @@ def score_batch(items: Sequence[Item]) -> ScoreBatch:
                 item.append(n)
                 sign.append(s)
     t = lambda x, dt=torch.long: torch.tensor(x, dtype=dt)  # noqa: E731
-    return ScoreBatch(pad(seqs, items[0].ids[0]), t(rows), t(cols), t(targets), t(item), t(sign, torch.float),
-                      len(items))
+    return ScoreBatch(
+        pad(seqs, items[0].ids[0]), t(rows), t(cols), t(targets), t(item), t(sign, torch.float), len(items)
+    )
 
 
 @torch.no_grad()
@@ -88,7 +95,7 @@ def batch_margins(model, features: Features, batch: ScoreBatch) -> torch.Tensor:
 def margins(model, items: Sequence[Item], features: Features | None = None, chunk: int = 256) -> np.ndarray:
     """log p(good) - log p(bad) per item (items without a bad side must be left out), (N,)."""
     features = features or fused_features(model)
-    out = [batch_margins(model, features, score_batch(items[i:i + chunk])) for i in range(0, len(items), chunk)]
+    out = [batch_margins(model, features, score_batch(items[i : i + chunk])) for i in range(0, len(items), chunk)]
     return torch.cat(out).numpy() if out else np.zeros(0)
 
 
@@ -131,9 +138,12 @@ def long_range_verdict(results: dict[str, dict], long_from: int) -> str:
             lo_a, _ = wilson(round(pa * na), na)
             _, hi_b = wilson(round(pb * nb), nb)
             if lo_a > hi_b:
-                lines.append(f"{a} (LSTM) stays above {b} (RNN) at long distances: {pa:.3f} vs {pb:.3f} "
-                             "(95% intervals apart)")
+                lines.append(
+                    f"{a} (LSTM) stays above {b} (RNN) at long distances: {pa:.3f} vs {pb:.3f} (95% intervals apart)"
+                )
             else:
-                lines.append(f"{a} (LSTM) does NOT clearly beat {b} (RNN) at long distances here: {pa:.3f} vs "
-                             f"{pb:.3f} (95% intervals overlap or reversed); see the table for the numbers")
+                lines.append(
+                    f"{a} (LSTM) does NOT clearly beat {b} (RNN) at long distances here: {pa:.3f} vs "
+                    f"{pb:.3f} (95% intervals overlap or reversed); see the table for the numbers"
+                )
     return "\n".join(lines)

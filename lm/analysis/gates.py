@@ -24,9 +24,11 @@ def require_cell(model, cells: Sequence[str], analysis: str, path="the checkpoin
     """UserError unless the model's cell is one of `cells`."""
     if model.cell not in cells:
         why = "; the lecture's gates f_t, i_t, C~_t, o_t exist only in the LSTM" if analysis == "gates" else ""
-        raise UserError(f"analysis={analysis} is defined for {'/'.join(c.upper() for c in cells)} checkpoints "
-                        f"only, but {path} is a {model.cell.upper()} (model.cell={model.cell}){why}; use "
-                        "analysis=probes|ablation|gradients|agreement for it")
+        raise UserError(
+            f"analysis={analysis} is defined for {'/'.join(c.upper() for c in cells)} checkpoints "
+            f"only, but {path} is a {model.cell.upper()} (model.cell={model.cell}){why}; use "
+            "analysis=probes|ablation|gradients|agreement for it"
+        )
 
 
 @torch.no_grad()
@@ -48,8 +50,16 @@ def sentence_rows(trace: dict[str, torch.Tensor], tokens: Sequence[str], sentenc
     for layer in range(L):
         for t in range(T):
             for u in range(H):
-                rows.append({"sentence": sentence, "layer": layer, "unit": u, "position": t, "token": tokens[t],
-                             **{n: float(v) for n, v in zip(names, arr[layer, t, u])}})
+                rows.append(
+                    {
+                        "sentence": sentence,
+                        "layer": layer,
+                        "unit": u,
+                        "position": t,
+                        "token": tokens[t],
+                        **{n: float(v) for n, v in zip(names, arr[layer, t, u])},
+                    }
+                )
     return rows
 
 
@@ -69,7 +79,7 @@ def _group_mean(x: torch.Tensor, sel: torch.Tensor) -> tuple[float, float, int]:
     """Mean over the selected tokens of the unit-mean of x (B, T, H), its standard error, and the count."""
     per_token = x.mean(-1)[sel]  # (N,)
     n = int(per_token.numel())
-    sem = float(per_token.std() / n ** 0.5) if n > 1 else float("nan")
+    sem = float(per_token.std() / n**0.5) if n > 1 else float("nan")
     return float(per_token.mean()) if n else float("nan"), sem, n
 
 
@@ -101,8 +111,14 @@ def subject_change(model, items: Sequence[Item], top_units: int = 5) -> tuple[li
         d_f = f[groups["change"]].mean(0) - f[elsewhere].mean(0)  # (H,)
         d_i = i[groups["change"]].mean(0) - i[elsewhere].mean(0)
         for u in torch.argsort(d_f)[:top_units].tolist():
-            units.append({"layer": layer, "unit": u, "f_change_minus_elsewhere": float(d_f[u]),
-                          "i_change_minus_elsewhere": float(d_i[u])})
+            units.append(
+                {
+                    "layer": layer,
+                    "unit": u,
+                    "f_change_minus_elsewhere": float(d_f[u]),
+                    "i_change_minus_elsewhere": float(d_i[u]),
+                }
+            )
     return summary, units
 
 
@@ -114,15 +130,21 @@ def change_verdict(summary: Sequence[dict], units: Sequence[dict] = ()) -> str:
     for layer in sorted({r["layer"] for r in summary}):
         c, e = by[(layer, "change")], by[(layer, "elsewhere")]
         df, di = c["f_mean"] - e["f_mean"], c["i_mean"] - e["i_mean"]
-        lines.append(f"layer {layer}: at the subject change mean f_t {c['f_mean']:.3f} vs {e['f_mean']:.3f} "
-                     f"elsewhere ({df:+.3f}: {'forgets more' if df < 0 else 'forgets no more'}), mean i_t "
-                     f"{c['i_mean']:.3f} vs {e['i_mean']:.3f} ({di:+.3f}: "
-                     f"{'adds more' if di > 0 else 'adds no more'}) [{c['n_tokens']} change tokens]")
+        lines.append(
+            f"layer {layer}: at the subject change mean f_t {c['f_mean']:.3f} vs {e['f_mean']:.3f} "
+            f"elsewhere ({df:+.3f}: {'forgets more' if df < 0 else 'forgets no more'}), mean i_t "
+            f"{c['i_mean']:.3f} vs {e['i_mean']:.3f} ({di:+.3f}: "
+            f"{'adds more' if di > 0 else 'adds no more'}) [{c['n_tokens']} change tokens]"
+        )
         top = [u for u in units if u["layer"] == layer]
         if top:
-            lines.append("   units that forget most there (f_t, i_t change - elsewhere): " + ", ".join(
-                f"u{u['unit']} ({u['f_change_minus_elsewhere']:+.2f}, {u['i_change_minus_elsewhere']:+.2f})"
-                for u in top))
+            lines.append(
+                "   units that forget most there (f_t, i_t change - elsewhere): "
+                + ", ".join(
+                    f"u{u['unit']} ({u['f_change_minus_elsewhere']:+.2f}, {u['i_change_minus_elsewhere']:+.2f})"
+                    for u in top
+                )
+            )
     return "\n".join(lines)
 
 

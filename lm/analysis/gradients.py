@@ -55,7 +55,7 @@ def gradient_norms(model, items: Sequence[Item], chunk: int = 128) -> dict[str, 
     model.eval()
     subj, lp, lags, word_norms = [], [], [], []
     for start in range(0, len(items), chunk):
-        part = items[start:start + chunk]
+        part = items[start : start + chunk]
         s, w, p = item_gradients(model, part)
         subj.append(s)
         lp.append(p)
@@ -63,8 +63,13 @@ def gradient_norms(model, items: Sequence[Item], chunk: int = 128) -> dict[str, 
             lags.append(it.target - np.arange(len(norms)))
             word_norms.append(norms)
     cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0)  # noqa: E731
-    return {"distance": np.array([it.distance for it in items]), "norm": cat(subj), "logp": cat(lp),
-            "lag": cat(lags), "lag_norm": cat(word_norms)}
+    return {
+        "distance": np.array([it.distance for it in items]),
+        "norm": cat(subj),
+        "logp": cat(lp),
+        "lag": cat(lags),
+        "lag_norm": cat(word_norms),
+    }
 
 
 def by_distance(distances: np.ndarray, norms: np.ndarray) -> list[dict]:
@@ -73,9 +78,16 @@ def by_distance(distances: np.ndarray, norms: np.ndarray) -> list[dict]:
     for d in np.unique(distances):
         x = norms[distances == d]
         logs = np.log10(np.maximum(x, 1e-30))
-        rows.append({"distance": int(d), "n": int(len(x)), "geo_mean": float(10 ** logs.mean()),
-                     "median": float(np.median(x)), "q25": float(np.quantile(x, 0.25)),
-                     "q75": float(np.quantile(x, 0.75))})
+        rows.append(
+            {
+                "distance": int(d),
+                "n": int(len(x)),
+                "geo_mean": float(10 ** logs.mean()),
+                "median": float(np.median(x)),
+                "q25": float(np.quantile(x, 0.25)),
+                "q75": float(np.quantile(x, 0.75)),
+            }
+        )
     return rows
 
 

@@ -7,14 +7,25 @@ from pathlib import Path
 
 import numpy as np
 
-TITLES = {"f": "forget f_t", "i": "input i_t", "c_tilde": "candidate C~_t", "c": "cell C_t", "o": "output o_t",
-          "h": "hidden h_t", "r": "reset r_t", "z": "update z_t", "n": "new n_t"}
+TITLES = {
+    "f": "forget f_t",
+    "i": "input i_t",
+    "c_tilde": "candidate C~_t",
+    "c": "cell C_t",
+    "o": "output o_t",
+    "h": "hidden h_t",
+    "r": "reset r_t",
+    "z": "update z_t",
+    "n": "new n_t",
+}
 
 
 def _plt():
     import matplotlib
+
     matplotlib.use("Agg")  # files only, no display
     import matplotlib.pyplot as plt
+
     return plt
 
 
@@ -40,8 +51,9 @@ def gate_heatmap(trace: dict[str, np.ndarray], tokens: Sequence[str], path: Path
             ax = axes[r, layer]
             x = trace[name][layer][:, units].T  # (units, T)
             lo, hi = (0, 1) if name in ("f", "i", "o", "r", "z") else (-1, 1) if name != "c" else (None, None)
-            im = ax.imshow(x, aspect="auto", cmap="viridis" if lo == 0 else "RdBu_r", vmin=lo, vmax=hi,
-                           interpolation="nearest")
+            im = ax.imshow(
+                x, aspect="auto", cmap="viridis" if lo == 0 else "RdBu_r", vmin=lo, vmax=hi, interpolation="nearest"
+            )
             ax.set_title(f"layer {layer}: {TITLES.get(name, name)}", fontsize=9)
             ax.set_xticks(range(T))
             ax.set_xticklabels(tokens, rotation=90, fontsize=7)
@@ -101,15 +113,27 @@ def probe_plot(rows: Sequence[dict], path: Path, title: str = "") -> Path:
         x = {p: i for i, p in enumerate(pos)}
         for feature, layer in sorted({(r["feature"], r["layer"]) for r in sub}):
             rs = [r for r in sub if (r["feature"], r["layer"]) == (feature, layer)]
-            ax.plot([x[r["position"]] for r in rs], [r["acc"] for r in rs], marker="o", ms=3,
-                    ls="-" if feature == "h" else "--", label=f"{feature}, layer {layer}")
+            ax.plot(
+                [x[r["position"]] for r in rs],
+                [r["acc"] for r in rs],
+                marker="o",
+                ms=3,
+                ls="-" if feature == "h" else "--",
+                label=f"{feature}, layer {layer}",
+            )
         chance = {r["position"]: r["chance"] for r in sub}
         shuffled = {}
         for r in sub:
             shuffled.setdefault(r["position"], []).append(r["shuffled_acc"])
         ax.plot(range(len(pos)), [chance[p] for p in pos], color="gray", ls=":", label="chance (majority)")
-        ax.plot(range(len(pos)), [np.mean(shuffled[p]) for p in pos], color="black", lw=0.8, ls="-.",
-                label="shuffled labels (mean)")
+        ax.plot(
+            range(len(pos)),
+            [np.mean(shuffled[p]) for p in pos],
+            color="black",
+            lw=0.8,
+            ls="-.",
+            label="shuffled labels (mean)",
+        )
         ax.set_xticks(range(len(pos)))
         ax.set_xticklabels([p if p != "pre" else "before\ntarget" for p in pos], fontsize=7)
         ax.set_ylim(0.3, 1.02)
@@ -127,8 +151,9 @@ def ablation_plot(base: dict, rows: Sequence[dict], path: Path, top_k: int = 20,
     fig, ax = plt.subplots(figsize=(max(5, 0.35 * len(top) + 2), 3.4))
     x = np.arange(len(top))
     ax.bar(x - 0.2, [r["drop"] for r in top], 0.4, label=f"all items (base {base['acc']:.3f})")
-    ax.bar(x + 0.2, [r["drop_attractors"] for r in top], 0.4,
-           label=f"with attractors (base {base['acc_attractors']:.3f})")
+    ax.bar(
+        x + 0.2, [r["drop_attractors"] for r in top], 0.4, label=f"with attractors (base {base['acc_attractors']:.3f})"
+    )
     ax.set_xticks(x)
     ax.set_xticklabels([f"L{r['layer']}u{r['unit']}" for r in top], rotation=90, fontsize=7)
     ax.set_ylabel("drop in agreement accuracy")
@@ -163,12 +188,18 @@ def gradient_plot(tables: dict[str, Sequence[dict]], path: Path, all_words: dict
     fig, ax = plt.subplots(figsize=(6, 3.8))
     for k, (label, rows) in enumerate(tables.items()):
         d = [r["distance"] for r in rows]
-        line, = ax.plot(d, [r["geo_mean"] for r in rows], marker="o", ms=3, label=f"{label}: subject")
+        (line,) = ax.plot(d, [r["geo_mean"] for r in rows], marker="o", ms=3, label=f"{label}: subject")
         ax.fill_between(d, [r["q25"] for r in rows], [r["q75"] for r in rows], alpha=0.15, color=line.get_color())
         if all_words and label in all_words:
             w = all_words[label]
-            ax.plot([r["distance"] for r in w], [r["geo_mean"] for r in w], ls="--", lw=0.9,
-                    color=line.get_color(), label=f"{label}: any word")
+            ax.plot(
+                [r["distance"] for r in w],
+                [r["geo_mean"] for r in w],
+                ls="--",
+                lw=0.9,
+                color=line.get_color(),
+                label=f"{label}: any word",
+            )
     ax.set_yscale("log")
     ax.set_xlabel("distance to the agreeing verb (words)")
     ax.set_ylabel("|| d log p(verb) / d x ||")

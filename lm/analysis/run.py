@@ -1,13 +1,13 @@
 """The logic behind scripts/analyze.py: checkpoints x analyses -> files in one folder, tables, W&B.
 
-    <first run dir>/analysis/             (or output_dir=...)
-        agreement.csv / .png              accuracy against distance, every checkpoint
-        gradients.csv / .png              gradient norm against distance, every checkpoint (+ gradients_items.csv)
-        gates_<label>.csv, _<k>.png       every gate and state per layer, unit and token; heatmaps
-        subject_change_<label>.csv / .png forget and input gates where the subject changes
-        probes_<label>.csv / .png         diagnostic classifiers: accuracy against position
-        ablation_<label>.csv / .png       units ranked by the accuracy their ablation costs
-        summary.json                      what was printed, in numbers
+<first run dir>/analysis/             (or output_dir=...)
+    agreement.csv / .png              accuracy against distance, every checkpoint
+    gradients.csv / .png              gradient norm against distance, every checkpoint (+ gradients_items.csv)
+    gates_<label>.csv, _<k>.png       every gate and state per layer, unit and token; heatmaps
+    subject_change_<label>.csv / .png forget and input gates where the subject changes
+    probes_<label>.csv / .png         diagnostic classifiers: accuracy against position
+    ablation_<label>.csv / .png       units ranked by the accuracy their ablation costs
+    summary.json                      what was printed, in numbers
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from lm import checkpoint
 from lm.analysis.gates import require_cell
 from lm.analysis.report import Section, write_json
 from lm.analysis.sections import RUNNERS, SUPPORTED, Ckpt
-from lm.errors import UserError
 from lm.device import set_threads
+from lm.errors import UserError
 from lm.tracking import ensure_wandb_mode
 
 ANALYSES = tuple(RUNNERS)
@@ -46,8 +46,10 @@ def parse_analyses(value) -> tuple[list[str], bool]:
         return list(ANALYSES), False
     unknown = [n for n in names if n not in ANALYSES]
     if unknown or not names:
-        raise UserError(f"unknown analysis {', '.join(map(repr, unknown)) or '(none given)'}: use one of "
-                        f"{', '.join(ANALYSES)} or all, e.g. analysis=gates or analysis=[agreement,gradients]")
+        raise UserError(
+            f"unknown analysis {', '.join(map(repr, unknown)) or '(none given)'}: use one of "
+            f"{', '.join(ANALYSES)} or all, e.g. analysis=gates or analysis=[agreement,gradients]"
+        )
     return [n for n in ANALYSES if n in names], True
 
 
@@ -56,10 +58,15 @@ def expand_ckpts(specs: Sequence[str]) -> list[str]:
     out = []
     for spec in specs:
         p = Path(spec).expanduser()
-        runs = [] if not p.is_dir() or (p / checkpoint.CKPT_DIR).is_dir() or any(p.glob("*.ckpt")) else \
-            [d for d in p.iterdir() if d.is_dir() and (d / checkpoint.CKPT_DIR).is_dir()]
-        out += [str(d) for d in sorted(runs, key=lambda d: (not d.name.isdigit(), int(d.name) if d.name.isdigit()
-                                                            else 0, d.name))] or [spec]
+        runs = (
+            []
+            if not p.is_dir() or (p / checkpoint.CKPT_DIR).is_dir() or any(p.glob("*.ckpt"))
+            else [d for d in p.iterdir() if d.is_dir() and (d / checkpoint.CKPT_DIR).is_dir()]
+        )
+        out += [
+            str(d)
+            for d in sorted(runs, key=lambda d: (not d.name.isdigit(), int(d.name) if d.name.isdigit() else 0, d.name))
+        ] or [spec]
     return out
 
 
@@ -104,8 +111,10 @@ def plan(cks: Sequence[Ckpt], analyses: list[str], named: bool) -> list[tuple[st
         if bad and named:
             require_cell(bad[0].model, cells, a, bad[0].path)
         for ck in bad:
-            print(f"note: skipping analysis={a} for {ck.label}: it needs {'/'.join(cells)}, not {ck.model.cell}",
-                  flush=True)
+            print(
+                f"note: skipping analysis={a} for {ck.label}: it needs {'/'.join(cells)}, not {ck.model.cell}",
+                flush=True,
+            )
         keep = [ck for ck in cks if ck not in bad]
         if keep:
             out.append((a, keep))
@@ -135,8 +144,12 @@ def analyze(cfg: DictConfig) -> dict:
         start = time.perf_counter()
         sections.append(RUNNERS[a](some, s, common, out))
         print(f"   ({a}: {time.perf_counter() - start:.1f}s)\n", flush=True)
-    summary = {"checkpoints": {ck.label: str(ck.path) for ck in cks}, "split": common["split"],
-               "seed": common["seed"], **{s.name: s.summary for s in sections}}
+    summary = {
+        "checkpoints": {ck.label: str(ck.path) for ck in cks},
+        "split": common["split"],
+        "seed": common["seed"],
+        **{s.name: s.summary for s in sections},
+    }
     files = [write_json(out / "summary.json", summary)]
     if cfg.get("wandb", True):
         log_wandb(cfg, cks, sections, summary, out)
@@ -152,11 +165,20 @@ def log_wandb(cfg: DictConfig, cks: Sequence[Ckpt], sections: Sequence[Section],
     except ImportError:
         print("W&B: wandb is not installed; skipped (pip install wandb, or wandb=false)", flush=True)
         return
-    run = wandb.init(project=cfg.get("wandb_project") or "lstm-lm", job_type="analysis", dir=str(out),
-                     group=cks[0].run_name or None,
-                     name="analysis-" + "-".join(ck.label for ck in cks), mode=mode,
-                     config={"ckpt": [str(ck.path) for ck in cks], "analysis": as_list(cfg.analysis),
-                             "split": str(cfg.split), "seed": int(cfg.seed)})
+    run = wandb.init(
+        project=cfg.get("wandb_project") or "lstm-lm",
+        job_type="analysis",
+        dir=str(out),
+        group=cks[0].run_name or None,
+        name="analysis-" + "-".join(ck.label for ck in cks),
+        mode=mode,
+        config={
+            "ckpt": [str(ck.path) for ck in cks],
+            "analysis": as_list(cfg.analysis),
+            "split": str(cfg.split),
+            "seed": int(cfg.seed),
+        },
+    )
     for s in sections:
         images = {f"{s.name}/{p.stem}": wandb.Image(str(p)) for p in s.files if p.suffix == ".png"}
         tables = {f"{s.name}/{name}": _table(wandb, rows) for name, rows in s.tables.items() if rows}

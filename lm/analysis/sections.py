@@ -31,8 +31,7 @@ class Ckpt:
 
 
 def _items(ck: Ckpt, kind: str, n: int, common: dict, construction: str | None = None, need_bad: bool = True):
-    items, skipped = grammar_items(ck.tokenizer, kind, n, common["split"], common["seed"], ck.grammar,
-                                   construction)
+    items, skipped = grammar_items(ck.tokenizer, kind, n, common["split"], common["seed"], ck.grammar, construction)
     if need_bad:
         items = [it for it in items if it.bad]
     if skipped:
@@ -51,8 +50,11 @@ def run_agreement(cks: Sequence[Ckpt], s: dict, common: dict, out: Path) -> Sect
         tables[ck.label] = agreement.by_distance([it.distance for it in items], correct, s["bin_width"])
         rows += [{"model": ck.label, "cell": ck.model.cell, **r} for r in tables[ck.label]]
         attr = np.array([(it.meta["n_attractors"] or 0) > 0 for it in items])
-        sec.summary[ck.label] = {"acc": float(correct.mean()), "n": len(items),
-                                 "acc_attractors": float(correct[attr].mean()) if attr.any() else None}
+        sec.summary[ck.label] = {
+            "acc": float(correct.mean()),
+            "n": len(items),
+            "acc_attractors": float(correct[attr].mean()) if attr.any() else None,
+        }
     sec.files.append(write_csv(out / "agreement.csv", rows))
     sec.files.append(plots.agreement_plot(tables, out / "agreement.png"))
     sec.tables["agreement"] = rows
@@ -87,8 +89,10 @@ def run_gradients(cks: Sequence[Ckpt], s: dict, common: dict, out: Path) -> Sect
         words[ck.label] = gradients.by_distance(g["lag"], g["lag_norm"])
         rows += [{"model": ck.label, "cell": ck.model.cell, "of": "subject", **r} for r in tables[ck.label]]
         rows += [{"model": ck.label, "cell": ck.model.cell, "of": "any word", **r} for r in words[ck.label]]
-        item_rows += [{"model": ck.label, "distance": int(d), "norm": float(n), "logp": float(p)}
-                      for d, n, p in zip(g["distance"], g["norm"], g["logp"])]
+        item_rows += [
+            {"model": ck.label, "distance": int(d), "norm": float(n), "logp": float(p)}
+            for d, n, p in zip(g["distance"], g["norm"], g["logp"])
+        ]
         slope = gradients.decay_rate(tables[ck.label], s["min_n"])
         sec.summary[ck.label] = {"log10_slope_per_word": slope, "n": len(items)}
     sec.files.append(write_csv(out / "gradients.csv", rows))
@@ -104,8 +108,10 @@ def run_gradients(cks: Sequence[Ckpt], s: dict, common: dict, out: Path) -> Sect
             merged.setdefault(r["distance"], {"distance": r["distance"]})[label] = r["geo_mean"]
     sec.say(format_table([merged[d] for d in sorted(merged)]))
     for label, v in sec.summary.items():
-        sec.say(f"{label}: log10 norm changes by {v['log10_slope_per_word']:+.3f} per word of distance "
-                f"(x{10 ** v['log10_slope_per_word']:.3f} per word)")
+        sec.say(
+            f"{label}: log10 norm changes by {v['log10_slope_per_word']:+.3f} per word of distance "
+            f"(x{10 ** v['log10_slope_per_word']:.3f} per word)"
+        )
     return sec
 
 
@@ -117,11 +123,16 @@ def run_gates(cks: Sequence[Ckpt], s: dict, common: dict, out: Path) -> Section:
         for k, (tr, (ids, _)) in enumerate(zip(gates.sentence_traces(ck.model, encoded), encoded)):
             tokens = [ck.tokenizer.id_to_token(i) for i in ids]
             rows += gates.sentence_rows(tr, tokens, k)
-            sec.files.append(plots.gate_heatmap({n: v.numpy() for n, v in tr.items()}, tokens,
-                                                out / f"gates_{ck.label}_{k}.png", s["max_units"]))
+            sec.files.append(
+                plots.gate_heatmap(
+                    {n: v.numpy() for n, v in tr.items()}, tokens, out / f"gates_{ck.label}_{k}.png", s["max_units"]
+                )
+            )
         sec.files.append(write_csv(out / f"gates_{ck.label}.csv", rows))
-        sec.say(f"== [{ck.label}] gates and states of {len(encoded)} sentence(s): {len(rows)} rows in "
-                f"gates_{ck.label}.csv (sentence, layer, unit, position, token, f, i, c_tilde, c, o, h)")
+        sec.say(
+            f"== [{ck.label}] gates and states of {len(encoded)} sentence(s): {len(rows)} rows in "
+            f"gates_{ck.label}.csv (sentence, layer, unit, position, token, f, i, c_tilde, c, o, h)"
+        )
         try:
             items = _items(ck, "gender", s["n_items"], common, construction="subject_change", need_bad=False)
         except UserError as e:
@@ -148,9 +159,16 @@ def run_probes(cks: Sequence[Ckpt], s: dict, common: dict, out: Path) -> Section
             sec.say(f"[{ck.label}] a {ck.model.cell.upper()} has no cell state C_t: probing h_t only")
         kind = {"number": "agreement", "gender": "gender"}
         by_task = {t: _items(ck, kind[t], s["n_items"], common, need_bad=False) for t in s["tasks"]}
-        rows = state_probes.run_probes(ck.model, by_task, features, max_offset=s["max_offset"],
-                                       min_items=s["min_items"], test_fraction=s["test_fraction"], l2=s["l2"],
-                                       seed=common["seed"])
+        rows = state_probes.run_probes(
+            ck.model,
+            by_task,
+            features,
+            max_offset=s["max_offset"],
+            min_items=s["min_items"],
+            test_fraction=s["test_fraction"],
+            l2=s["l2"],
+            seed=common["seed"],
+        )
         sec.files.append(write_csv(out / f"probes_{ck.label}.csv", rows))
         sec.files.append(plots.probe_plot(rows, out / f"probes_{ck.label}.png", ck.label))
         sec.tables[f"probes_{ck.label}"] = rows
@@ -165,8 +183,16 @@ def _probe_table(rows: Sequence[dict]) -> str:
     table = {}
     for r in rows:
         key = (r["task"], r["position"])
-        t = table.setdefault(key, {"task": r["task"], "position": r["position"], "n_test": r["n_test"],
-                                   "chance": r["chance"], "shuffled": []})
+        t = table.setdefault(
+            key,
+            {
+                "task": r["task"],
+                "position": r["position"],
+                "n_test": r["n_test"],
+                "chance": r["chance"],
+                "shuffled": [],
+            },
+        )
         t[f"{r['feature']}{r['layer']}"] = r["acc"]
         t["shuffled"].append(r["shuffled_acc"])
     out = []
@@ -185,16 +211,25 @@ def run_ablation(cks: Sequence[Ckpt], s: dict, common: dict, out: Path) -> Secti
         base, rows = ablation.rank_units(ck.model, items, units, max_rows=s["max_rows"])
         sec.files.append(write_csv(out / f"ablation_{ck.label}.csv", rows))
         sec.files.append(plots.ablation_plot(base, rows, out / f"ablation_{ck.label}.png", s["top_k"], ck.label))
-        sec.tables[f"ablation_{ck.label}"] = rows[:s["top_k"]]
+        sec.tables[f"ablation_{ck.label}"] = rows[: s["top_k"]]
         sec.say(f"== [{ck.label}] unit ablation: {len(units)} units, {len(items)} agreement items")
-        sec.say(format_table(rows[:s["top_k"]], ["rank", "layer", "unit", "acc", "drop", "acc_attractors",
-                                                 "drop_attractors", "margin_drop"]))
+        sec.say(
+            format_table(
+                rows[: s["top_k"]],
+                ["rank", "layer", "unit", "acc", "drop", "acc_attractors", "drop_attractors", "margin_drop"],
+            )
+        )
         verdict = ablation.few_units_verdict(base, rows, s["threshold"])
         sec.say(verdict)
-        sec.summary[ck.label] = {"baseline": base, "top": rows[:s["top_k"]], "verdict": verdict}
+        sec.summary[ck.label] = {"baseline": base, "top": rows[: s["top_k"]], "verdict": verdict}
     return sec
 
 
-RUNNERS = {"agreement": run_agreement, "gradients": run_gradients, "gates": run_gates, "probes": run_probes,
-           "ablation": run_ablation}
+RUNNERS = {
+    "agreement": run_agreement,
+    "gradients": run_gradients,
+    "gates": run_gates,
+    "probes": run_probes,
+    "ablation": run_ablation,
+}
 SUPPORTED = {"gates": ("lstm",)}  # the others replay any cell

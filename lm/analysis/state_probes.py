@@ -34,7 +34,7 @@ class Probe:
 
     linear: nn.Linear
     mean: torch.Tensor  # (D,)
-    std: torch.Tensor   # (D,)
+    std: torch.Tensor  # (D,)
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
@@ -96,7 +96,7 @@ def collect_states(model, items: Sequence[Item], features: Sequence[str], chunk:
     """feature -> one array per item, (L, n_words, H): the state after each word before the target."""
     out = {f: [] for f in features}
     for start in range(0, len(items), chunk):
-        part = items[start:start + chunk]
+        part = items[start : start + chunk]
         trace, _ = traces(model, [it.ids for it in part])
         for f in features:
             for b, it in enumerate(part):
@@ -123,8 +123,16 @@ def position_rows(items: Sequence[Item], position) -> np.ndarray:
     return np.array([it.controller + position if it.controller + position < it.target else -1 for it in items])
 
 
-def probe_table(states: dict[str, list], labels: np.ndarray, items: Sequence[Item], max_offset: int = 12,
-                min_items: int = 40, test_fraction: float = 0.3, l2: float = 1e-2, seed: int = 0) -> list[dict]:
+def probe_table(
+    states: dict[str, list],
+    labels: np.ndarray,
+    items: Sequence[Item],
+    max_offset: int = 12,
+    min_items: int = 40,
+    test_fraction: float = 0.3,
+    l2: float = 1e-2,
+    seed: int = 0,
+) -> list[dict]:
     """Accuracy per (feature, layer, position) on held-apart items, with the chance rate (the majority class of
     the test items) and the shuffled-label control; positions with fewer than min_items items are left out."""
     train, test = split(len(items), test_fraction, seed)
@@ -143,12 +151,21 @@ def probe_table(states: dict[str, list], labels: np.ndarray, items: Sequence[Ite
         for feature, per_item in states.items():
             for layer in range(per_item[0].shape[0]):
                 x = torch.as_tensor(np.stack([per_item[i][layer, word[i]] for i in np.concatenate([tr, te])]))
-                x_tr, x_te = x[:len(tr)], x[len(tr):]
-                rows.append({"feature": feature, "layer": layer, "position": str(position), "n_train": len(tr),
-                             "n_test": len(te), "acc": probe_accuracy(x_tr, y_tr, x_te, y_te, l2),
-                             "shuffled_acc": probe_accuracy(x_tr, torch.as_tensor(shuffled[tr]), x_te,
-                                                            torch.as_tensor(shuffled[te]), l2),
-                             "chance": chance})
+                x_tr, x_te = x[: len(tr)], x[len(tr) :]
+                rows.append(
+                    {
+                        "feature": feature,
+                        "layer": layer,
+                        "position": str(position),
+                        "n_train": len(tr),
+                        "n_test": len(te),
+                        "acc": probe_accuracy(x_tr, y_tr, x_te, y_te, l2),
+                        "shuffled_acc": probe_accuracy(
+                            x_tr, torch.as_tensor(shuffled[tr]), x_te, torch.as_tensor(shuffled[te]), l2
+                        ),
+                        "chance": chance,
+                    }
+                )
     return rows
 
 

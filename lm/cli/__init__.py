@@ -1,6 +1,7 @@
-"""The commands: lm-train, lm-generate, lm-evaluate, lm-analyze, lm-export (pyproject's [project.scripts]); scripts/*.py run
-the same apps from a checkout. Each is a Hydra app over conf/: the checkout's, or the copy a wheel installs as
-lm/conf. The work itself is imported inside each app, so that `--help` and a missing argument answer at once.
+"""The commands: lm-train, lm-generate, lm-evaluate, lm-analyze, lm-export (pyproject's [project.scripts]);
+scripts/*.py run the same apps from a checkout. Each is a Hydra app over conf/: the checkout's, or the copy a
+wheel installs as lm/conf. The work itself is imported inside each app, so that `--help` and a missing argument
+answer at once.
 """
 
 from __future__ import annotations

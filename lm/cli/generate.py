@@ -39,23 +39,35 @@ def run(cfg: DictConfig) -> None:
     start, tokens = time.perf_counter(), 0
     try:
         for prompt in prompts:
-            samples = generate(loaded.model, loaded.tokenizer, prompt, engine=engine, on_text=out.start(prompt),
-                               warn=warn, **options)
+            samples = generate(
+                loaded.model, loaded.tokenizer, prompt, engine=engine, on_text=out.start(prompt), warn=warn, **options
+            )
             out.write(samples)
             tokens += sum(len(s.ids) for s in samples)
     finally:
         out.close()
     seconds = time.perf_counter() - start
-    print(f"[{tokens} tokens in {seconds:.2f} s, {tokens / max(seconds, 1e-9):.0f} tokens/s, seed {options['seed']}, "
-          f"engine {engine.name}, {device}, {loaded.path}]", file=sys.stderr)
+    print(
+        f"[{tokens} tokens in {seconds:.2f} s, {tokens / max(seconds, 1e-9):.0f} tokens/s, seed {options['seed']}, "
+        f"engine {engine.name}, {device}, {loaded.path}]",
+        file=sys.stderr,
+    )
 
 
 def warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
-SAMPLING_KEYS = {"max_new_tokens": int, "temperature": float, "top_k": int, "top_p": float, "greedy": bool,
-                 "num_samples": int, "seed": int, "stop_at_eos": bool}
+SAMPLING_KEYS = {
+    "max_new_tokens": int,
+    "temperature": float,
+    "top_k": int,
+    "top_p": float,
+    "greedy": bool,
+    "num_samples": int,
+    "seed": int,
+    "stop_at_eos": bool,
+}
 
 
 def quote_text_overrides(argv: list[str]) -> list[str]:
@@ -85,8 +97,14 @@ def options_from_config(cfg) -> dict:
         raise UserError("no checkpoint given: add ckpt=<checkpoint file or run directory>")
     opts = {k: _number(k, cfg[k], kind) for k, kind in SAMPLING_KEYS.items()}
     try:
-        check_generate_args(opts["max_new_tokens"], opts["num_samples"], opts["temperature"], opts["top_k"],
-                            opts["top_p"], opts["greedy"])
+        check_generate_args(
+            opts["max_new_tokens"],
+            opts["num_samples"],
+            opts["temperature"],
+            opts["top_k"],
+            opts["top_p"],
+            opts["greedy"],
+        )
     except ValueError as e:
         raise UserError(str(e)) from None
     if opts["seed"] is None:  # torch's own generator starts from the same seed in every process
@@ -96,9 +114,11 @@ def options_from_config(cfg) -> dict:
 
 def _number(name: str, value, kind: type):
     """value if it is a `kind` (or None); otherwise a UserError that names the setting."""
-    ok = {bool: isinstance(value, bool),
-          int: isinstance(value, int) and not isinstance(value, bool),
-          float: isinstance(value, (int, float)) and not isinstance(value, bool)}[kind]
+    ok = {
+        bool: isinstance(value, bool),
+        int: isinstance(value, int) and not isinstance(value, bool),
+        float: isinstance(value, (int, float)) and not isinstance(value, bool),
+    }[kind]
     if value is None or ok:
         return value
     want = {bool: "true or false", int: "an integer", float: "a number"}[kind]

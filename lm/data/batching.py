@@ -27,7 +27,7 @@ def batchify(ids: np.ndarray, batch_size: int, rank: int = 0, world_size: int = 
     if length < 2:
         raise ValueError(f"a stream of {len(ids)} tokens is too short for {rows} rows of at least 2 tokens")
     grid = np.asarray(ids[: rows * length]).reshape(rows, length)  # (B*W, L)
-    return grid[rank * batch_size:(rank + 1) * batch_size]  # (B, L)
+    return grid[rank * batch_size : (rank + 1) * batch_size]  # (B, L)
 
 
 def chunk_bounds(length: int, bptt: int, variable: bool = False, rng: np.random.Generator | None = None):
@@ -80,5 +80,5 @@ class Chunks(IterableDataset):
         return (self._block(start, t) for start, t in self.bounds(epoch)[skip:])
 
     def _block(self, start: int, t: int) -> tuple[torch.Tensor, torch.Tensor]:
-        block = torch.from_numpy(np.asarray(self.grid[:, start:start + t + 1], dtype=np.int64))
+        block = torch.from_numpy(np.asarray(self.grid[:, start : start + t + 1], dtype=np.int64))
         return block[:, :-1], block[:, 1:]

@@ -46,7 +46,7 @@ def _alive(pid: int) -> bool:
 def _remove_dead_temporaries(path: Path) -> None:
     prefix = _tmp_prefix(path)
     for tmp in path.parent.glob(".*.tmp"):
-        pid = tmp.name[len(prefix):-len(".tmp")]
+        pid = tmp.name[len(prefix) : -len(".tmp")]
         if tmp.name.startswith(prefix) and pid.isdecimal() and not _alive(int(pid)):
             tmp.unlink(missing_ok=True)
 
@@ -83,10 +83,15 @@ def tokenizer_for(source: Source, cfg: dict, cache_dir: Path) -> Tokenizer:
             log.warning("tokenizer cache %s does not load (%s); training it again", path, _why(e))
     log.info("training the %s tokenizer on the training split (once; cached under %s)", cfg["kind"], path.parent)
     start = time.perf_counter()
-    tok = train_tokenizer(cfg["kind"], _lines(source, "train"), vocab_size=cfg.get("vocab_size"),
-                          min_frequency=cfg.get("min_frequency", 1),
-                          split_punctuation=bool(cfg.get("split_punctuation", False)),
-                          lowercase=bool(cfg.get("lowercase", False)), show_progress=watched())
+    tok = train_tokenizer(
+        cfg["kind"],
+        _lines(source, "train"),
+        vocab_size=cfg.get("vocab_size"),
+        min_frequency=cfg.get("min_frequency", 1),
+        split_punctuation=bool(cfg.get("split_punctuation", False)),
+        lowercase=bool(cfg.get("lowercase", False)),
+        show_progress=watched(),
+    )
     log.info("tokenizer: %d types in %.1f s", tok.get_vocab_size(), time.perf_counter() - start)
     _atomic_write(path, lambda f: f.write(tok.to_str().encode()))
     return tok
@@ -137,8 +142,9 @@ def _build(source: Source, split: str, tok: Tokenizer, meta_path: Path, bin_path
 
     def write(f):
         nonlocal count
-        for batch in tqdm(source.batches(split), desc=f"tokenizing {split}", unit=" batches", disable=not watched(),
-                          leave=False):
+        for batch in tqdm(
+            source.batches(split), desc=f"tokenizing {split}", unit=" batches", disable=not watched(), leave=False
+        ):
             ids = np.fromiter((i for line in encode_lines(tok, batch) for i in line), dtype=dtype)
             f.write(ids.tobytes())
             count += len(ids)

@@ -34,9 +34,12 @@ class LMDataModule(pl.LightningDataModule):
             start = time.perf_counter()
             self.tokenizer = tokenizer or tokenizer_for(self.source, self.tok_cfg, self.cache_dir)
             self.ids = {s: token_ids(self.source, s, self.tokenizer, self.cache_dir) for s in SPLITS}
-            log.info("data: %d token types; %s tokens (train / valid / test); ready in %.1f s",
-                     self.tokenizer.get_vocab_size(), " / ".join(f"{len(self.ids[s]):,}" for s in SPLITS),
-                     time.perf_counter() - start)
+            log.info(
+                "data: %d token types; %s tokens (train / valid / test); ready in %.1f s",
+                self.tokenizer.get_vocab_size(),
+                " / ".join(f"{len(self.ids[s]):,}" for s in SPLITS),
+                time.perf_counter() - start,
+            )
         return self.tokenizer
 
     def setup(self, stage=None):
@@ -45,9 +48,13 @@ class LMDataModule(pl.LightningDataModule):
         bs, ebs, bptt = self.cfg["batch_size"], self.cfg.get("eval_batch_size", 10), self.cfg["bptt"]
         try:
             self.datasets = {
-                "train": Chunks(batchify(self.ids["train"], bs, rank, world), bptt,
-                                self.cfg.get("variable_bptt", False), self.cfg.get("seed", 0),
-                                epoch_of=(lambda: self.trainer.current_epoch) if self.trainer else None),
+                "train": Chunks(
+                    batchify(self.ids["train"], bs, rank, world),
+                    bptt,
+                    self.cfg.get("variable_bptt", False),
+                    self.cfg.get("seed", 0),
+                    epoch_of=(lambda: self.trainer.current_epoch) if self.trainer else None,
+                ),
                 "valid": Chunks(batchify(self.ids["valid"], ebs, rank, world), bptt),
                 "test": Chunks(batchify(self.ids["test"], ebs, rank, world), bptt),
             }
@@ -58,8 +65,13 @@ class LMDataModule(pl.LightningDataModule):
         # batch_size=None: each item already is a (B, t) batch, served in stream order. A generator of its own:
         # without one each new iterator draws a seed from torch's global generator, which the dropout masks
         # use, and a resumed run would draw its masks out of step with the uninterrupted one
-        return DataLoader(self.datasets[split], batch_size=None, num_workers=0, pin_memory=self.pin_memory,
-                          generator=torch.Generator())
+        return DataLoader(
+            self.datasets[split],
+            batch_size=None,
+            num_workers=0,
+            pin_memory=self.pin_memory,
+            generator=torch.Generator(),
+        )
 
     # --- resume: where the training stream stands (Lightning saves this in every checkpoint) -----------------
     def state_dict(self) -> dict:

@@ -43,11 +43,20 @@ import random
 from collections.abc import Mapping
 
 from lm.data.grammar_config import (  # noqa: F401 (re-exported: the grammar's public names)
-    AGREEMENT_CONSTRUCTIONS, GENDER_CONSTRUCTIONS, KINDS, MAX_TRIES, MIN_PHRASES, NUMBER, RECALL_OVERHEAD, SPLITS,
-    GrammarConfig, Line,
+    AGREEMENT_CONSTRUCTIONS,
+    GENDER_CONSTRUCTIONS,
+    KINDS,
+    MAX_TRIES,
+    MIN_PHRASES,
+    NUMBER,
+    RECALL_OVERHEAD,
+    SPLITS,
+    GrammarConfig,
+    Line,
 )
 from lm.data.lexicon import Lexicon, load_lexicon
 from lm.errors import UserError
+
 
 class _Builder:
     """Appends the words of one line to `self.w`, noting noun heads, matrix subjects and dependencies."""
@@ -57,9 +66,9 @@ class _Builder:
         self.ranges = cfg.ranges(split)
         self.the, self.that, self.and_ = lex.determiner, lex.relativizer, lex.conjunction
         gendered = [p for g in ("m", "f") for p in lex.gendered_nouns[g]]
-        self.subject_nouns = lex.animate_nouns + tuple(gendered)        # agreement subjects, RC nouns, objects
-        self.pp_nouns = self.subject_nouns + lex.inanimate_nouns          # objects of prepositions
-        self.filler_nouns = lex.animate_nouns                            # filler subjects (no gender, no names)
+        self.subject_nouns = lex.animate_nouns + tuple(gendered)  # agreement subjects, RC nouns, objects
+        self.pp_nouns = self.subject_nouns + lex.inanimate_nouns  # objects of prepositions
+        self.filler_nouns = lex.animate_nouns  # filler subjects (no gender, no names)
         self.filler_pp_nouns = lex.animate_nouns + lex.inanimate_nouns
         self.gnouns, self.names = lex.gendered_nouns, lex.names
         self.v = lex.verbs
@@ -73,15 +82,22 @@ class _Builder:
         self.frame_verb = [next((i for i, x in enumerate(f) if x in self.number_of), None) for f in self.frames]
         self.recall_verb = next(i for i, x in enumerate(self.recall_frame) if x in self.number_of)
         lo, hi = self.ranges["phrases"]
-        self.agreement_kinds = self._choices({k: w for k, w in cfg.agreement_weights.items()
-                                              if (k != "simple" or lo == 0) and MIN_PHRASES.get(k, 0) <= hi})
+        self.agreement_kinds = self._choices(
+            {
+                k: w
+                for k, w in cfg.agreement_weights.items()
+                if (k != "simple" or lo == 0) and MIN_PHRASES.get(k, 0) <= hi
+            }
+        )
         self.gender_kinds = self._choices(cfg.gender_weights)
         self.kinds = self._choices(cfg.kind_weights)
         flo, fhi = self.ranges["filler"]
         self.fillers = [n for n in range(flo, fhi + 1) if n == 0 or n >= 4]
         if cfg.kind_weights.get("recall") and not self.fillers:
-            raise UserError(f"grammar filler range {[flo, fhi]} for split {split!r} holds no possible length "
-                            "(0, or 4 and more words)")
+            raise UserError(
+                f"grammar filler range {[flo, fhi]} for split {split!r} holds no possible length "
+                "(0, or 4 and more words)"
+            )
 
     @staticmethod
     def _choices(weights: Mapping[str, float]):
@@ -103,7 +119,7 @@ class _Builder:
 
     # -- noun phrases: each appends its words, notes its head in self.nouns and returns (head index, number)
     def _np(self, pairs, num: int, adj: bool | None = None) -> tuple[int, int]:
-        """"the [adjective] noun"; adj forces the adjective (True) or its absence (False)."""
+        """ "the [adjective] noun"; adj forces the adjective (True) or its absence (False)."""
         w, pair = self.w, self._pick(pairs)
         w.append(self.the)
         if adj or (adj is None and self.rnd() < self.cfg.adjective_prob):
@@ -191,8 +207,10 @@ class _Builder:
             if kind == "recall" or lo <= meta["distance"] <= hi:
                 break
         else:
-            raise UserError(f"the grammar cannot reach distances {[lo, hi]} with phrases "
-                            f"{list(self.ranges['phrases'])}: widen grammar.distance_* or grammar.phrases_*")
+            raise UserError(
+                f"the grammar cannot reach distances {[lo, hi]} with phrases "
+                f"{list(self.ranges['phrases'])}: widen grammar.distance_* or grammar.phrases_*"
+            )
         meta["kind"] = kind
         meta["subjects"], meta["deps"] = self.subjects, self.deps
         return Line(" ".join(self.w), meta)
@@ -206,8 +224,13 @@ class _Builder:
         table = self.number_of if feature == "number" else self.gender_of
         own = self.subject_num if feature == "number" else self.subject_g
         attractors = [i for i in inside if table.get(self.w[i], own) != own]
-        meta.update(controller=controller, target=target, distance=target - controller, attractors=attractors,
-                    n_attractors=len(attractors))
+        meta.update(
+            controller=controller,
+            target=target,
+            distance=target - controller,
+            attractors=attractors,
+            n_attractors=len(attractors),
+        )
         meta[feature] = value
         return meta
 
@@ -364,9 +387,21 @@ class _Builder:
         w.append(language)
         w.append(".")
         self.deps.append(("recall", c, t))
-        return {"construction": "_".join(self.frames[frame_i]), "controller": c, "target": t,
-                "distance": t - c, "n_phrases": 0, "attractors": [], "n_attractors": 0, "gender": g,
-                "name": 0, "name2": name2, "country": country, "language": language, "filler": filler}
+        return {
+            "construction": "_".join(self.frames[frame_i]),
+            "controller": c,
+            "target": t,
+            "distance": t - c,
+            "n_phrases": 0,
+            "attractors": [],
+            "n_attractors": 0,
+            "gender": g,
+            "name": 0,
+            "name2": name2,
+            "country": country,
+            "language": language,
+            "filler": filler,
+        }
 
 
 def _stream_seed(seed: int, split: str) -> int:
@@ -383,8 +418,7 @@ def generate(n_lines: int, split: str = "train", seed: int = 0, config: GrammarC
     return [builder.line() for _ in range(int(n_lines))]
 
 
-def generate_text(n_lines: int, split: str = "train", seed: int = 0,
-                  config: GrammarConfig | None = None) -> list[str]:
+def generate_text(n_lines: int, split: str = "train", seed: int = 0, config: GrammarConfig | None = None) -> list[str]:
     """The text of `generate(...)`: one line per item, lowercase words and " . " separated by single spaces."""
     return [line.text for line in generate(n_lines, split, seed, config)]
 

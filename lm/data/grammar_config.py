@@ -33,8 +33,10 @@ def _weights(value, known: tuple[str, ...], name: str) -> dict[str, float]:
     out = {str(k): float(v) for k, v in dict(value.items()).items()}
     bad = sorted(set(out) - set(known))
     if bad or any(v < 0 for v in out.values()) or not any(out.values()):
-        raise UserError(f"grammar.{name} needs non-negative weights, not all zero, for some of {', '.join(known)}"
-                        + (f" (unknown: {', '.join(bad)})" if bad else ""))
+        raise UserError(
+            f"grammar.{name} needs non-negative weights, not all zero, for some of {', '.join(known)}"
+            + (f" (unknown: {', '.join(bad)})" if bad else "")
+        )
     return out
 
 
@@ -43,35 +45,51 @@ class GrammarConfig:
     """Knobs of the generator; `GrammarConfig(**dict_from_yaml)` works (lists become tuples)."""
 
     kind_weights: Mapping[str, float] = field(
-        default_factory=lambda: {"agreement": 0.45, "gender": 0.35, "recall": 0.20})
-    agreement_weights: Mapping[str, float] = field(default_factory=lambda: {
-        "simple": 1.0, "pp": 2.0, "subj_rc": 1.5, "obj_rc": 1.5, "sent_comp": 1.0, "vp_coord": 1.5})
-    gender_weights: Mapping[str, float] = field(default_factory=lambda: {
-        "reflexive": 1.0, "pronoun_comp": 1.0, "pronoun_next": 1.0, "subject_change": 1.0})
-    phrases_train: tuple[int, int] = (0, 2)    # intervening phrases between controller and target (train, valid)
+        default_factory=lambda: {"agreement": 0.45, "gender": 0.35, "recall": 0.20}
+    )
+    agreement_weights: Mapping[str, float] = field(
+        default_factory=lambda: {
+            "simple": 1.0,
+            "pp": 2.0,
+            "subj_rc": 1.5,
+            "obj_rc": 1.5,
+            "sent_comp": 1.0,
+            "vp_coord": 1.5,
+        }
+    )
+    gender_weights: Mapping[str, float] = field(
+        default_factory=lambda: {"reflexive": 1.0, "pronoun_comp": 1.0, "pronoun_next": 1.0, "subject_change": 1.0}
+    )
+    phrases_train: tuple[int, int] = (0, 2)  # intervening phrases between controller and target (train, valid)
     phrases_test: tuple[int, int] = (0, 4)
     distance_train: tuple[int, int] = (1, 12)  # words from controller to target, agreement and gender lines
     distance_test: tuple[int, int] = (1, 24)
-    filler_train: tuple[int, int] = (0, 16)    # words of filler between a fact and its recall (0 or >= 4)
+    filler_train: tuple[int, int] = (0, 16)  # words of filler between a fact and its recall (0 or >= 4)
     filler_test: tuple[int, int] = (0, 40)
-    attractor_prob: float = 0.5     # an intervening noun (or the matrix subject) has the other number
+    attractor_prob: float = 0.5  # an intervening noun (or the matrix subject) has the other number
     other_gender_prob: float = 0.6  # an intervening noun in a gender line has the other gender
-    plural_prob: float = 0.5        # agreement subjects, and nouns whose number is free, are plural
+    plural_prob: float = 0.5  # agreement subjects, and nouns whose number is free, are plural
     gender_plural_prob: float = 0.2  # gender-line subjects are plural (they / themselves)
-    name_prob: float = 0.5          # a singular gendered noun phrase is a name rather than "the king"
-    rc_prob: float = 0.4            # a gender-line subject (not a name) with phrases gets a relative clause
-    adjective_prob: float = 0.15    # a noun phrase gets an adjective: "the old dog"
+    name_prob: float = 0.5  # a singular gendered noun phrase is a name rather than "the king"
+    rc_prob: float = 0.4  # a gender-line subject (not a name) with phrases gets a relative clause
+    adjective_prob: float = 0.15  # a noun phrase gets an adjective: "the old dog"
 
     def __post_init__(self):
         s = object.__setattr__
         s(self, "kind_weights", _weights(self.kind_weights, KINDS, "kind_weights"))
         s(self, "agreement_weights", _weights(self.agreement_weights, AGREEMENT_CONSTRUCTIONS, "agreement_weights"))
         s(self, "gender_weights", _weights(self.gender_weights, GENDER_CONSTRUCTIONS, "gender_weights"))
-        for name in ("phrases_train", "phrases_test", "distance_train", "distance_test", "filler_train",
-                     "filler_test"):
+        for name in ("phrases_train", "phrases_test", "distance_train", "distance_test", "filler_train", "filler_test"):
             s(self, name, _range(getattr(self, name), name))
-        for name in ("attractor_prob", "other_gender_prob", "plural_prob", "gender_plural_prob", "name_prob",
-                     "rc_prob", "adjective_prob"):
+        for name in (
+            "attractor_prob",
+            "other_gender_prob",
+            "plural_prob",
+            "gender_plural_prob",
+            "name_prob",
+            "rc_prob",
+            "adjective_prob",
+        ):
             p = float(getattr(self, name))
             if not 0.0 <= p <= 1.0:
                 raise UserError(f"grammar.{name} is a probability: between 0 and 1, got {p}")

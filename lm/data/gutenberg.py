@@ -23,12 +23,39 @@ END = re.compile(r"^\*\*\* ?END OF (?:THE|THIS) PROJECT GUTENBERG[^\n]*$", re.M 
 CREDIT = re.compile(r"^(?:produced|e-?text prepared|transcribed) by\b", re.I)
 # The authors of the shared corpus (../shared/data/README.md in the project's own workspace), as Gutenberg
 # writes them; Stevenson is the validation split, Wharton the test split.
-AUTHORS = ("Louisa May Alcott", "Jane Austen", "J. M. Barrie", "L. Frank Baum", "Charlotte Brontë",
-           "Frances Hodgson Burnett", "Edgar Rice Burroughs", "Lewis Carroll", "G. K. Chesterton", "Agatha Christie",
-           "Wilkie Collins", "Joseph Conrad", "Charles Dickens", "Arthur Conan Doyle", "Thomas Hardy",
-           "Nathaniel Hawthorne", "Henry James", "Rudyard Kipling", "Jack London", "L. M. Montgomery", "E. Nesbit",
-           "Walter Scott", "Mary Wollstonecraft Shelley", "Robert Louis Stevenson", "Bram Stoker",
-           "Anthony Trollope", "Mark Twain", "H. G. Wells", "Edith Wharton", "Oscar Wilde", "P. G. Wodehouse")
+AUTHORS = (
+    "Louisa May Alcott",
+    "Jane Austen",
+    "J. M. Barrie",
+    "L. Frank Baum",
+    "Charlotte Brontë",
+    "Frances Hodgson Burnett",
+    "Edgar Rice Burroughs",
+    "Lewis Carroll",
+    "G. K. Chesterton",
+    "Agatha Christie",
+    "Wilkie Collins",
+    "Joseph Conrad",
+    "Charles Dickens",
+    "Arthur Conan Doyle",
+    "Thomas Hardy",
+    "Nathaniel Hawthorne",
+    "Henry James",
+    "Rudyard Kipling",
+    "Jack London",
+    "L. M. Montgomery",
+    "E. Nesbit",
+    "Walter Scott",
+    "Mary Wollstonecraft Shelley",
+    "Robert Louis Stevenson",
+    "Bram Stoker",
+    "Anthony Trollope",
+    "Mark Twain",
+    "H. G. Wells",
+    "Edith Wharton",
+    "Oscar Wilde",
+    "P. G. Wodehouse",
+)
 VALID_AUTHORS, TEST_AUTHORS = ("Robert Louis Stevenson",), ("Edith Wharton",)
 
 
@@ -46,14 +73,14 @@ class Book:
 def header_field(text: str, name: str) -> str | None:
     """A field of the e-book's header ("Title: ...", "Author: ..."), before the START line."""
     start = START.search(text)
-    m = re.search(rf"^{name}:[ \t]*(.+)$", text[:start.start() if start else 5000], re.M | re.I)
+    m = re.search(rf"^{name}:[ \t]*(.+)$", text[: start.start() if start else 5000], re.M | re.I)
     return m.group(1).strip() if m else None
 
 
 def paragraphs(text: str) -> list[str]:
     """The body between the START and END lines, one paragraph a string, white space collapsed."""
     start, end = START.search(text), END.search(text)
-    body = text[start.end() if start else 0:end.start() if end else len(text)]
+    body = text[start.end() if start else 0 : end.start() if end else len(text)]
     out = []
     for block in re.split(r"\n[ \t]*\n", body.replace("\r\n", "\n")):
         para = " ".join(block.split())
@@ -93,21 +120,31 @@ def hub_books(path: str = "manu/project_gutenberg", split: str = "en", text_fiel
             if book is not None:
                 yield book
     except (ConnectionError, OSError, ValueError) as e:
-        raise UserError(f"could not stream {path} ({split}) from the Hugging Face hub ({type(e).__name__}); "
-                        "without a network, give a folder of e-books: --src DIR") from None
+        raise UserError(
+            f"could not stream {path} ({split}) from the Hugging Face hub ({type(e).__name__}); "
+            "without a network, give a folder of e-books: --src DIR"
+        ) from None
 
 
 def wanted(author: str, authors: Iterable[str]) -> str | None:
     """The name in `authors` that Gutenberg's author field refers to ("Dickens, Charles" or "Charles Dickens")."""
+
     def key(name: str) -> set[str]:
         return {w for w in re.findall(r"\w+", name.lower()) if len(w) > 2}
+
     found = key(author)
     return next((a for a in authors if key(a) and key(a) <= found), None)
 
 
-def build(books: Iterable[Book], out_dir: str | Path, authors: Iterable[str] = AUTHORS,
-          valid_authors: Iterable[str] = VALID_AUTHORS, test_authors: Iterable[str] = TEST_AUTHORS,
-          max_author_bytes: int = 3_200_000, min_book_bytes: int = 60_000) -> dict[str, int]:
+def build(
+    books: Iterable[Book],
+    out_dir: str | Path,
+    authors: Iterable[str] = AUTHORS,
+    valid_authors: Iterable[str] = VALID_AUTHORS,
+    test_authors: Iterable[str] = TEST_AUTHORS,
+    max_author_bytes: int = 3_200_000,
+    min_book_bytes: int = 60_000,
+) -> dict[str, int]:
     """Write the corpus from `books`; returns the books written per split. One copy per title; an author's books
     are taken in the order they come until `max_author_bytes`."""
     authors = list(authors)
@@ -124,8 +161,12 @@ def build(books: Iterable[Book], out_dir: str | Path, authors: Iterable[str] = A
             table.writerow(["split", "author", "title", "bytes"])
             for book in books:
                 name = wanted(book.author, authors)
-                if name is None or (name, book.title.lower()) in seen or book.bytes < min_book_bytes \
-                        or used.get(name, 0) + book.bytes > max_author_bytes:
+                if (
+                    name is None
+                    or (name, book.title.lower()) in seen
+                    or book.bytes < min_book_bytes
+                    or used.get(name, 0) + book.bytes > max_author_bytes
+                ):
                     continue
                 seen.add((name, book.title.lower()))
                 used[name] = used.get(name, 0) + book.bytes
@@ -138,6 +179,8 @@ def build(books: Iterable[Book], out_dir: str | Path, authors: Iterable[str] = A
             fh.close()
     empty = [s for s, n in counts.items() if n == 0]
     if empty:
-        raise UserError(f"no books for the {', '.join(empty)} split(s) in {out}: the source lacks their authors "
-                        f"({', '.join(a for a in [*valid_authors, *test_authors])} hold valid and test)")
+        raise UserError(
+            f"no books for the {', '.join(empty)} split(s) in {out}: the source lacks their authors "
+            f"({', '.join(a for a in [*valid_authors, *test_authors])} hold valid and test)"
+        )
     return counts

@@ -25,18 +25,29 @@ from lm.errors import UserError
 from lm.paths import shipped
 
 LEXICON_PATH = shipped("data", "grammar", "lexicon.json")
-POS = ("noun", "name", "verb", "pronoun", "reflexive", "adjective", "preposition", "country", "language",
-       "function", "punctuation")
+POS = (
+    "noun",
+    "name",
+    "verb",
+    "pronoun",
+    "reflexive",
+    "adjective",
+    "preposition",
+    "country",
+    "language",
+    "function",
+    "punctuation",
+)
 
 
 @dataclass(frozen=True)
 class Word:
     form: str
-    pos: str                    # one of POS
-    number: str | None = None   # "sg" | "pl": nouns, names, number-marked verbs, pronouns, reflexives
-    gender: str | None = None   # "m" | "f" | "none": nouns, names, pronouns, reflexives
+    pos: str  # one of POS
+    number: str | None = None  # "sg" | "pl": nouns, names, number-marked verbs, pronouns, reflexives
+    gender: str | None = None  # "m" | "f" | "none": nouns, names, pronouns, reflexives
     animate: bool = False
-    sg: str | None = None       # the singular and plural forms of the noun or verb this form belongs to
+    sg: str | None = None  # the singular and plural forms of the noun or verb this form belongs to
     pl: str | None = None
     classes: tuple[str, ...] = ()  # nouns: animate|inanimate|kinship|role; verbs: intransitive|transitive|...
 
@@ -49,21 +60,21 @@ class Lexicon:
     relativizer: str
     complementizer: str
     conjunction: str
-    animate_nouns: tuple[tuple[str, str], ...]       # gender "none"
+    animate_nouns: tuple[tuple[str, str], ...]  # gender "none"
     inanimate_nouns: tuple[tuple[str, str], ...]
-    gendered_nouns: Mapping[str, tuple[tuple[str, str], ...]]   # "m"/"f" -> pairs
-    names: Mapping[str, tuple[str, ...]]             # "m"/"f" -> names
+    gendered_nouns: Mapping[str, tuple[tuple[str, str], ...]]  # "m"/"f" -> pairs
+    names: Mapping[str, tuple[str, ...]]  # "m"/"f" -> names
     verbs: Mapping[str, tuple[tuple[str, str], ...]]  # class -> pairs; classes as in the json
     adjectives: tuple[str, ...]
-    inanimate_adjectives: tuple[str, ...]            # the adjectives that also fit things: "the old house"
+    inanimate_adjectives: tuple[str, ...]  # the adjectives that also fit things: "the old house"
     prepositions: tuple[str, ...]
-    pronouns: Mapping[str, str]                      # "m"/"f"/"pl" -> he/she/they
-    reflexives: Mapping[str, str]                    # "m"/"f"/"pl" -> himself/herself/themselves
-    fact_frames: tuple[tuple[str, ...], ...]         # "grew up in", ...: name + frame + country
-    recall_frame: tuple[str, ...]                    # "speaks fluent": name + frame + language
+    pronouns: Mapping[str, str]  # "m"/"f"/"pl" -> he/she/they
+    reflexives: Mapping[str, str]  # "m"/"f"/"pl" -> himself/herself/themselves
+    fact_frames: tuple[tuple[str, ...], ...]  # "grew up in", ...: name + frame + country
+    recall_frame: tuple[str, ...]  # "speaks fluent": name + frame + language
     country_language: Mapping[str, str]
-    words: Mapping[str, Word]                        # every form the grammar can emit
-    digest: str                                      # of the json file: changes whenever the lexicon does
+    words: Mapping[str, Word]  # every form the grammar can emit
+    digest: str  # of the json file: changes whenever the lexicon does
 
     @property
     def vocab(self) -> tuple[str, ...]:
@@ -171,13 +182,26 @@ def _build(raw: dict, digest: str) -> Lexicon:
 
     ro = MappingProxyType
     return Lexicon(
-        determiner=raw["determiner"], relativizer=raw["relativizer"], complementizer=raw["complementizer"],
-        conjunction=raw["conjunction"], animate_nouns=animate, inanimate_nouns=inanimate,
-        gendered_nouns=ro({g: tuple(p) for g, p in gendered.items()}), names=ro(names), verbs=ro(verbs),
-        adjectives=tuple(raw["adjectives"]), inanimate_adjectives=tuple(raw["inanimate_adjectives"]),
-        prepositions=tuple(raw["prepositions"]), pronouns=ro(pronouns),
-        reflexives=ro(reflexives), fact_frames=frames, recall_frame=recall, country_language=ro(countries),
-        words=ro(words), digest=digest)
+        determiner=raw["determiner"],
+        relativizer=raw["relativizer"],
+        complementizer=raw["complementizer"],
+        conjunction=raw["conjunction"],
+        animate_nouns=animate,
+        inanimate_nouns=inanimate,
+        gendered_nouns=ro({g: tuple(p) for g, p in gendered.items()}),
+        names=ro(names),
+        verbs=ro(verbs),
+        adjectives=tuple(raw["adjectives"]),
+        inanimate_adjectives=tuple(raw["inanimate_adjectives"]),
+        prepositions=tuple(raw["prepositions"]),
+        pronouns=ro(pronouns),
+        reflexives=ro(reflexives),
+        fact_frames=frames,
+        recall_frame=recall,
+        country_language=ro(countries),
+        words=ro(words),
+        digest=digest,
+    )
 
 
 @functools.lru_cache(maxsize=4)

@@ -22,8 +22,10 @@ log = logging.getLogger(__name__)
 
 SPLITS = ("train", "valid", "test")
 BATCH_LINES = 10_000
-OFFLINE_HINT = ("offline alternatives: data=builtin (the built-in corpus), or data=text data.dir=DIR with "
-                "train.txt, valid.txt and test.txt (e.g. data.dir=data/ptb)")
+OFFLINE_HINT = (
+    "offline alternatives: data=builtin (the built-in corpus), or data=text data.dir=DIR with "
+    "train.txt, valid.txt and test.txt (e.g. data.dir=data/ptb)"
+)
 
 
 def digest(obj: Any) -> str:
@@ -48,13 +50,15 @@ class BuiltinSource(Source):
 
     def key(self, split):
         from lm.data import grammar
+
         return digest(["builtin", split, self.lines[split], self.seed, self.grammar, grammar.version()])
 
     def batches(self, split):
         from lm.data.grammar import GrammarConfig, generate_text
+
         text = generate_text(self.lines[split], split=split, seed=self.seed, config=GrammarConfig(**self.grammar))
         for i in range(0, len(text), BATCH_LINES):
-            yield text[i:i + BATCH_LINES]
+            yield text[i : i + BATCH_LINES]
 
 
 class TextSource(Source):
@@ -66,8 +70,10 @@ class TextSource(Source):
         self.paths = {}
         for split in SPLITS:
             if not paths.get(split):
-                raise UserError(f"data.{split} is not set: give data.{split}=FILE, or data.dir=DIR holding "
-                                "train.txt, valid.txt and test.txt")
+                raise UserError(
+                    f"data.{split} is not set: give data.{split}=FILE, or data.dir=DIR holding "
+                    "train.txt, valid.txt and test.txt"
+                )
             self.paths[split] = check_text_file(Path(paths[split]), f"data.{split}")
 
     def key(self, split):
@@ -76,6 +82,7 @@ class TextSource(Source):
 
     def batches(self, split):
         import datasets
+
         datasets.disable_progress_bars()
         ds = datasets.load_dataset("text", data_files={split: str(self.paths[split])}, split=split)
         for batch in ds.iter(batch_size=BATCH_LINES):
@@ -95,23 +102,32 @@ class HubSource(Source):
 
     def batches(self, split):
         import datasets
+
         if watched():  # datasets' own download and preparation bars
             datasets.enable_progress_bars()
         else:
             datasets.disable_progress_bars()
-        log.info("loading %s%s (%s) from the Hugging Face hub; datasets caches it, later runs start at once",
-                 self.path, f"/{self.config_name}" if self.config_name else "", self.hub_splits[split])
+        log.info(
+            "loading %s%s (%s) from the Hugging Face hub; datasets caches it, later runs start at once",
+            self.path,
+            f"/{self.config_name}" if self.config_name else "",
+            self.hub_splits[split],
+        )
         start = time.perf_counter()
         try:
             ds = datasets.load_dataset(self.path, self.config_name, split=self.hub_splits[split])
         except Exception as e:  # no network, hub down, unknown name: datasets raises many types
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise UserError(f"could not load {self.path}/{self.config_name or ''} from the Hugging Face hub "
-                            f"({first[:160]}); {OFFLINE_HINT}") from None
+            raise UserError(
+                f"could not load {self.path}/{self.config_name or ''} from the Hugging Face hub "
+                f"({first[:160]}); {OFFLINE_HINT}"
+            ) from None
         log.info("hub dataset: %s rows in %.1f s", f"{len(ds):,}", time.perf_counter() - start)
         if self.text_field not in ds.column_names:
-            raise UserError(f"hub dataset {self.path} has no column {self.text_field!r} (columns: "
-                            f"{', '.join(ds.column_names)}): set data.text_field")
+            raise UserError(
+                f"hub dataset {self.path} has no column {self.text_field!r} (columns: "
+                f"{', '.join(ds.column_names)}): set data.text_field"
+            )
         for batch in ds.iter(batch_size=BATCH_LINES):
             yield batch[self.text_field]
 
@@ -130,8 +146,10 @@ def check_text_file(path: Path, what: str) -> Path:
             try:
                 text = decoder.decode(chunk)
             except UnicodeDecodeError as e:
-                raise UserError(f"{what}: {path} is not UTF-8 (byte {chunk[e.start]:#04x} at offset "
-                                f"{offset + e.start}); convert it, e.g. iconv -f latin1 -t utf-8") from None
+                raise UserError(
+                    f"{what}: {path} is not UTF-8 (byte {chunk[e.start]:#04x} at offset "
+                    f"{offset + e.start}); convert it, e.g. iconv -f latin1 -t utf-8"
+                ) from None
             blank = blank and not text.strip()
             offset += len(chunk)
     if blank:
@@ -145,8 +163,9 @@ def make_source(cfg: dict) -> Source:
     if cfg.get("dir"):
         d = Path(cfg["dir"]).expanduser()
         if not d.is_dir():
-            raise UserError(f"data.dir: no directory at {d.resolve()}; give a folder with train.txt, valid.txt, "
-                            "test.txt")
+            raise UserError(
+                f"data.dir: no directory at {d.resolve()}; give a folder with train.txt, valid.txt, test.txt"
+            )
         local = {s: local[s] or str(d / f"{s}.txt") for s in SPLITS}
     source = cfg.get("source", "builtin")
     if any(local.values()) or source == "text":

@@ -18,6 +18,20 @@ from lm.probes.scoring import Score, Scorer, pair_correct
 from lm.probes.suites import BUILTIN_SUITES, builtin_suite
 from lm.probes.surprisal import SurprisalScorer, TokenSurprisal, WordSurprisal
 
-__all__ = ["Pair", "Suite", "read_jsonl", "read_dir", "read_suites", "Scorer", "Score",
-           "pair_correct", "accuracy_by", "wilson_interval", "builtin_suite", "BUILTIN_SUITES",
-           "SurprisalScorer", "TokenSurprisal", "WordSurprisal"]
+__all__ = [
+    "Pair",
+    "Suite",
+    "read_jsonl",
+    "read_dir",
+    "read_suites",
+    "Scorer",
+    "Score",
+    "pair_correct",
+    "accuracy_by",
+    "wilson_interval",
+    "builtin_suite",
+    "BUILTIN_SUITES",
+    "SurprisalScorer",
+    "TokenSurprisal",
+    "WordSurprisal",
+]

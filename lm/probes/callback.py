@@ -44,9 +44,19 @@ CURVE_FIELDS = ("all", "range")  # per suite: overall, and within / beyond the t
 
 
 class ProbeCallback(pl.Callback):
-    def __init__(self, suites=BUILTIN_SUITES, n_items: int = 300, seed: int = 0, vocab: str = "auto",
-                 max_phrases: int = 6, max_distance: int = 32, precision: str = "auto", key: str = "probe/results",
-                 every_n_steps: int = 0, curve_items: int = 200):
+    def __init__(
+        self,
+        suites=BUILTIN_SUITES,
+        n_items: int = 300,
+        seed: int = 0,
+        vocab: str = "auto",
+        max_phrases: int = 6,
+        max_distance: int = 32,
+        precision: str = "auto",
+        key: str = "probe/results",
+        every_n_steps: int = 0,
+        curve_items: int = 200,
+    ):
         """n_items <= 0 or no suites turns the callback off; every_n_steps <= 0 or curve_items <= 0 turns the
         curves off."""
         self.suites = [str(s) for s in suites]
@@ -56,8 +66,9 @@ class ProbeCallback(pl.Callback):
         if vocab not in ("auto", "grammar", "english"):
             raise ValueError(f"vocab must be auto, grammar or english, got {vocab!r}")
         self.options = catalog.BuiltinOptions(int(n_items), int(seed), int(max_phrases), int(max_distance))
-        self.curve_options = catalog.BuiltinOptions(int(curve_items), int(seed) + 1, int(max_phrases),
-                                                    int(max_distance))
+        self.curve_options = catalog.BuiltinOptions(
+            int(curve_items), int(seed) + 1, int(max_phrases), int(max_distance)
+        )
         self.every_n_steps = int(every_n_steps)
         self.vocab, self.precision, self.key = vocab, precision, key
         self.rows: list[dict] = []
@@ -69,8 +80,12 @@ class ProbeCallback(pl.Callback):
     # --- curves during training ------------------------------------------------------------------------------
 
     def _curves_on(self, pl_module) -> bool:
-        return (bool(self.suites) and self.every_n_steps > 0 and self.curve_options.n_items > 0
-                and getattr(pl_module, "tokenizer", None) is not None)
+        return (
+            bool(self.suites)
+            and self.every_n_steps > 0
+            and self.curve_options.n_items > 0
+            and getattr(pl_module, "tokenizer", None) is not None
+        )
 
     def on_train_start(self, trainer, pl_module):
         if self._curves_on(pl_module) and trainer.global_step == 0:
@@ -104,8 +119,9 @@ class ProbeCallback(pl.Callback):
     def _curve_point(self, trainer, pl_module) -> None:
         start = time.perf_counter()
         step = self._probed_at = trainer.global_step
-        rows = [r for r in self._score(pl_module, self.curve_options, curve=True)
-                if r["field"] in CURVE_FIELDS and r["n"]]
+        rows = [
+            r for r in self._score(pl_module, self.curve_options, curve=True) if r["field"] in CURVE_FIELDS and r["n"]
+        ]
         metrics = {"tokens_seen": float(self.tokens_seen)} | probe_metrics(rows, prefix="curve")
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=step)
@@ -119,8 +135,13 @@ class ProbeCallback(pl.Callback):
             for r in rows:
                 w.writerow(r | {"step": step, "tokens_seen": self.tokens_seen})
         overall = ", ".join(f"{r['suite']} {r['acc']:.3f}" for r in rows if r["field"] == "all")
-        log.info("probes at step %d (%s tokens): %s  [%.1f s]", step, f"{self.tokens_seen:,}", overall,
-                 time.perf_counter() - start)
+        log.info(
+            "probes at step %d (%s tokens): %s  [%.1f s]",
+            step,
+            f"{self.tokens_seen:,}",
+            overall,
+            time.perf_counter() - start,
+        )
 
     def setup(self, trainer, pl_module, stage):
         if stage == "fit" and self.every_n_steps > 0:
@@ -149,9 +170,12 @@ class ProbeCallback(pl.Callback):
                 continue
             headline = probe_metrics([r for r in self.rows if r["field"] in CURVE_FIELDS])
             logger.log_metrics(headline, step=trainer.global_step)
-            logger.log_table(key=self.key, columns=TABLE_COLUMNS, data=[[r[c] for c in TABLE_COLUMNS] for r in self.rows])
-            plots = plot_suites({suite: {"model": its} for suite, its in items.items()},
-                                Path(trainer.default_root_dir) / "plots")
+            logger.log_table(
+                key=self.key, columns=TABLE_COLUMNS, data=[[r[c] for c in TABLE_COLUMNS] for r in self.rows]
+            )
+            plots = plot_suites(
+                {suite: {"model": its} for suite, its in items.items()}, Path(trainer.default_root_dir) / "plots"
+            )
             for png in plots:
                 logger.log_image(key=f"probe/plot/{png.stem}", images=[str(png)], step=trainer.global_step)
         summary = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k.count("/") == 2)

@@ -1,14 +1,14 @@
 """What `probes=[...]` may name, turned into suites.
 
-    agreement, gender, recall      a built-in suite (lm/probes/suites), in the vocabulary `vocab` says
-    path/to/file.jsonl             one suite of minimal pairs
-    path/to/suite.json             a SyntaxGym test suite
-    path/to/set.text (or .gold)    a Linzen et al. (2016) agreement set
-    path/to/generated.tab          Gulordava et al. (2018)'s colorless green set
-    path/to/dir                    one suite per file of those shapes in it (BLiMP's data/ folder: 67 suites)
-    syntaxgym:PATH, linzen:PATH,   the same, the reader named rather than told by the file's shape
-      gulordava:PATH, jsonl:PATH     (lm/probes/readers)
-    blimp, blimp/<paradigm>        BLiMP from the Hugging Face hub (needs a network the first time)
+agreement, gender, recall      a built-in suite (lm/probes/suites), in the vocabulary `vocab` says
+path/to/file.jsonl             one suite of minimal pairs
+path/to/suite.json             a SyntaxGym test suite
+path/to/set.text (or .gold)    a Linzen et al. (2016) agreement set
+path/to/generated.tab          Gulordava et al. (2018)'s colorless green set
+path/to/dir                    one suite per file of those shapes in it (BLiMP's data/ folder: 67 suites)
+syntaxgym:PATH, linzen:PATH,   the same, the reader named rather than told by the file's shape
+  gulordava:PATH, jsonl:PATH     (lm/probes/readers)
+blimp, blimp/<paradigm>        BLiMP from the Hugging Face hub (needs a network the first time)
 """
 
 from __future__ import annotations
@@ -22,12 +22,22 @@ from lm.errors import UserError
 from lm.probes.readers import read_suites, split_prefix
 from lm.probes.records import Suite, parse_record
 from lm.probes.suites import BUILTIN_SUITES, builtin_suite
-from lm.probes.vocab import (CORPUS_STYLE, PERIODS, ProbeVocab, TextStyle, detect_style, in_vocabulary,
-                             load_vocab, restrict)
+from lm.probes.vocab import (
+    CORPUS_STYLE,
+    PERIODS,
+    ProbeVocab,
+    TextStyle,
+    detect_style,
+    in_vocabulary,
+    load_vocab,
+    restrict,
+)
 
 BLIMP_HUB = "nyu-mll/blimp"
-OFFLINE_BLIMP = ("offline: download BLiMP's data/*.jsonl (github.com/alexwarstadt/blimp) and pass the folder, "
-                 "probes=[path/to/blimp/data]")
+OFFLINE_BLIMP = (
+    "offline: download BLiMP's data/*.jsonl (github.com/alexwarstadt/blimp) and pass the folder, "
+    "probes=[path/to/blimp/data]"
+)
 
 
 @dataclass(frozen=True)
@@ -51,13 +61,16 @@ def file_suites(spec: str, limit: int | None = None) -> list:
     if suites is not None:
         return suites
     p = Path(split_prefix(spec)[1]).expanduser()
-    raise UserError(f"unknown suite {spec!r}: not a built-in suite ({', '.join(BUILTIN_SUITES)}), not blimp or "
-                    f"blimp/<paradigm>, and no file or directory at {p.resolve()}")
+    raise UserError(
+        f"unknown suite {spec!r}: not a built-in suite ({', '.join(BUILTIN_SUITES)}), not blimp or "
+        f"blimp/<paradigm>, and no file or directory at {p.resolve()}"
+    )
 
 
 def hub_blimp(paradigm: str | None, limit: int | None = None) -> list[Suite]:
     try:
         import datasets
+
         datasets.disable_progress_bars()
         names = [paradigm] if paradigm else datasets.get_dataset_config_names(BLIMP_HUB)
         suites = []
@@ -71,8 +84,10 @@ def hub_blimp(paradigm: str | None, limit: int | None = None) -> list[Suite]:
         raise
     except Exception as e:  # no network, unknown paradigm, hub down: datasets raises many types
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
-        raise UserError(f"could not load BLiMP{'/' + paradigm if paradigm else ''} from the Hugging Face hub "
-                        f"({first}); {OFFLINE_BLIMP}") from None
+        raise UserError(
+            f"could not load BLiMP{'/' + paradigm if paradigm else ''} from the Hugging Face hub "
+            f"({first}); {OFFLINE_BLIMP}"
+        ) from None
 
 
 def choose_vocab(vocab: str, config: dict) -> str:
@@ -93,20 +108,22 @@ def english_for(tokenizers: list[Tokenizer]) -> ProbeVocab:
 def english_style(tokenizer: Tokenizer, case: str = "auto", period: str = "auto") -> TextStyle:
     """detect_style, with `case` (lower | cased) and `period` (sep | attached | eos) overriding what it reads."""
     if case not in ("auto", "lower", "cased") or period not in ("auto", *PERIODS):
-        raise UserError(f"style.case must be auto, lower or cased and style.period auto or one of "
-                        f"{', '.join(PERIODS)} (got {case!r}, {period!r})")
+        raise UserError(
+            f"style.case must be auto, lower or cased and style.period auto or one of "
+            f"{', '.join(PERIODS)} (got {case!r}, {period!r})"
+        )
     found = detect_style(tokenizer)
     return TextStyle(found.lower if case == "auto" else case == "lower", found.period if period == "auto" else period)
 
 
-def builtin_for(name: str, vocab: ProbeVocab, tokenizer: Tokenizer, options: BuiltinOptions,
-                style: TextStyle | None = None) -> Suite:
+def builtin_for(
+    name: str, vocab: ProbeVocab, tokenizer: Tokenizer, options: BuiltinOptions, style: TextStyle | None = None
+) -> Suite:
     """A built-in suite for one model: grammar words as the corpus writes them, English ones in `style`
     (default: read off the tokenizer)."""
     if vocab.name == "grammar":
         style = CORPUS_STYLE
     style = style or detect_style(tokenizer)
-    suite = builtin_suite(name, vocab, options.n_items, options.seed, style, options.max_phrases,
-                          options.max_distance)
+    suite = builtin_suite(name, vocab, options.n_items, options.seed, style, options.max_phrases, options.max_distance)
     suite.notes["style"] = {"lower": style.lower, "period": style.period}
     return suite

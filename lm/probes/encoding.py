@@ -30,8 +30,8 @@ Ids = tuple[int, ...]
 
 @dataclass(frozen=True)
 class Encoded:
-    context: Ids               # starts with <eos>
-    sides: tuple[Ids, ...]     # continuation of the good side, then of each bad side
+    context: Ids  # starts with <eos>
+    sides: tuple[Ids, ...]  # continuation of the good side, then of each bad side
     oov: tuple[str, ...] = ()  # critical words the vocabulary lacks (word / char tokenizers)
 
 
@@ -44,8 +44,11 @@ def warn_oov(words: Iterable[str], consequence: str, stacklevel: int = 3) -> Non
     found = list(dict.fromkeys(words))
     if found:
         shown = ", ".join(map(repr, found[:10])) + (f" and {len(found) - 10} more" if len(found) > 10 else "")
-        warnings.warn(f"{len(found)} word(s) not in the model's vocabulary ({shown}): {consequence}", OOVWarning,
-                      stacklevel=stacklevel)
+        warnings.warn(
+            f"{len(found)} word(s) not in the model's vocabulary ({shown}): {consequence}",
+            OOVWarning,
+            stacklevel=stacklevel,
+        )
 
 
 def common_prefix(seqs: list[Ids]) -> int:
@@ -63,7 +66,7 @@ def critical_words(good: str, bads: tuple[str, ...]) -> set[str]:
     sides = [good.split()] + [b.split() for b in bads]
     head = common_prefix([tuple(s) for s in sides])
     tail = common_prefix([tuple(reversed(s[head:])) for s in sides])
-    return {w for s in sides for w in s[head:len(s) - tail]}
+    return {w for s in sides for w in s[head : len(s) - tail]}
 
 
 def join(prefix: str, continuation: str) -> str:
@@ -106,8 +109,11 @@ class PairEncoder:
         return out
 
     def _oov(self, pair: Pair) -> tuple[str, ...]:
-        words = {*pair.good.split(), *(w for b in pair.bad for w in b.split())} if pair.prefix is not None \
+        words = (
+            {*pair.good.split(), *(w for b in pair.bad for w in b.split())}
+            if pair.prefix is not None
             else critical_words(pair.good, pair.bad)
+        )
         return tuple(sorted(w for w in words if self.is_oov(w)))
 
     def _sentences(self, pairs: list[Pair]) -> list[Encoded]:
@@ -131,8 +137,8 @@ class PairEncoder:
             spaced, bare = next(ids), next(ids)
             full = [next(ids) for _ in range(1 + len(p.bad))]
             candidates = (spaced, bare) if p.prefix else ((),)
-            ctx = next((c for c in candidates if all(f[:len(c)] == c for f in full)), None)
+            ctx = next((c for c in candidates if all(f[: len(c)] == c for f in full)), None)
             if ctx is None:  # a tokenizer that merges across the joining space: share what is shared
-                ctx = full[0][:common_prefix(full)]
-            out.append(Encoded((self.eos,) + ctx, tuple(f[len(ctx):] for f in full), self._oov(p)))
+                ctx = full[0][: common_prefix(full)]
+            out.append(Encoded((self.eos,) + ctx, tuple(f[len(ctx) :] for f in full), self._oov(p)))
         return out

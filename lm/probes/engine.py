@@ -74,7 +74,7 @@ def padded(seqs, device, dtype=torch.long) -> tuple[torch.Tensor, torch.Tensor]:
     lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
     grid = np.zeros((len(seqs), int(lengths.max(initial=0))), dtype=np.int64)
     for i, s in enumerate(seqs):
-        grid[i, :len(s)] = s
+        grid[i, : len(s)] = s
     return torch.from_numpy(grid).to(device, dtype), torch.from_numpy(lengths).to(device)
 
 
@@ -88,10 +88,10 @@ def run_rows(net: RNNLM, tokens: torch.Tensor, lengths: torch.Tensor, state=None
     last = outputs = None
     t0 = 0
     for t1 in sorted(set(lens)):
-        n = sum(1 for x in lens if x >= t1)            # rows still running: a prefix of the sorted batch
-        n_after = sum(1 for x in lens if x > t1)       # rows [n_after, n) end at t1
+        n = sum(1 for x in lens if x >= t1)  # rows still running: a prefix of the sorted batch
+        n_after = sum(1 for x in lens if x > t1)  # rows [n_after, n) end at t1
         st = None if cur is None else map_state(lambda s: s[:, :n].contiguous(), cur)
-        out, new = net.features(tok[:n, t0:t1], st)    # out (n, t1 - t0, D)
+        out, new = net.features(tok[:n, t0:t1], st)  # out (n, t1 - t0, D)
         if last is None:
             last = out.new_empty(len(lens), out.shape[-1])
             outputs = out.new_zeros(len(lens), tok.shape[1], out.shape[-1]) if keep_outputs else None
@@ -151,8 +151,13 @@ class LogProbEngine:
             with torch.inference_mode():
                 order = sorted(range(len(requests)), key=lambda i: (len(requests[i].context), requests[i].context))
                 out = []
-                with tqdm(total=len(requests), desc="scoring", unit=" requests", leave=False,
-                          disable=not (self.progress and watched())) as bar:
+                with tqdm(
+                    total=len(requests),
+                    desc="scoring",
+                    unit=" requests",
+                    leave=False,
+                    disable=not (self.progress and watched()),
+                ) as bar:
                     for chunk in self._chunks(order, requests):
                         out.append((chunk, self._score_chunk([requests[i] for i in chunk], per_token)))
                         bar.update(len(chunk))
@@ -236,19 +241,20 @@ class LogProbEngine:
             hi = int(torch.searchsorted(sorted_rows, start + DECODE_ROWS))
             if lo < hi:
                 q = order[lo:hi]
-                out[q] = self.decoder(hidden[start:start + DECODE_ROWS], rows[q] - start, targets[q])
+                out[q] = self.decoder(hidden[start : start + DECODE_ROWS], rows[q] - start, targets[q])
         return out
 
 
-def _token_lists(reqs: list[Request], owner: np.ndarray, first: np.ndarray, rest: dict[int, np.ndarray],
-                 ctx: np.ndarray | None) -> list[np.ndarray]:
+def _token_lists(
+    reqs: list[Request], owner: np.ndarray, first: np.ndarray, rest: dict[int, np.ndarray], ctx: np.ndarray | None
+) -> list[np.ndarray]:
     """Each request's scored tokens in order: context[1:] (score_context), continuation[0], continuation[1:]."""
     out = []
     for k, r in enumerate(reqs):
-        parts = [ctx[owner[k], :len(r.context) - 1]] if r.score_context else []
+        parts = [ctx[owner[k], : len(r.context) - 1]] if r.score_context else []
         if r.continuation:
-            parts.append(first[k:k + 1])
+            parts.append(first[k : k + 1])
         if k in rest:
-            parts.append(rest[k][:len(r.continuation) - 1])
+            parts.append(rest[k][: len(r.continuation) - 1])
         out.append(np.concatenate(parts) if parts else np.zeros(0))
     return out

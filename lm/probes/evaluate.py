@@ -76,8 +76,10 @@ def suites_for(cfg: DictConfig, ckpts: list[Checkpoint]) -> tuple[dict[str, list
     and the coverage of the vocabularies built-in suites use."""
     specs = as_list(cfg.probes)
     if not specs:
-        raise UserError("probes is empty: name built-in suites (agreement, gender, recall), .jsonl files or "
-                        "directories, e.g. probes=[agreement,data/my_pairs.jsonl]")
+        raise UserError(
+            "probes is empty: name built-in suites (agreement, gender, recall), .jsonl files or "
+            "directories, e.g. probes=[agreement,data/my_pairs.jsonl]"
+        )
     files = {spec: catalog.file_suites(spec, cfg.limit) for spec in specs if not catalog.is_builtin(spec)}
     options = catalog.BuiltinOptions(cfg.n_items, cfg.seed, cfg.max_phrases, cfg.max_distance)
     vocabs = {c.label: catalog.choose_vocab(cfg.vocab, c.config) for c in ckpts}
@@ -88,9 +90,15 @@ def suites_for(cfg: DictConfig, ckpts: list[Checkpoint]) -> tuple[dict[str, list
     for c in ckpts:
         vocab = english if vocabs[c.label] == "english" else load_vocab("grammar")
         style = catalog.english_style(c.tokenizer, cfg.style.case, cfg.style.period)
-        out[c.label] = [s for spec in specs for s in (
-            [catalog.builtin_for(spec, vocab, c.tokenizer, options, style)] if catalog.is_builtin(spec)
-            else files[spec])]
+        out[c.label] = [
+            s
+            for spec in specs
+            for s in (
+                [catalog.builtin_for(spec, vocab, c.tokenizer, options, style)]
+                if catalog.is_builtin(spec)
+                else files[spec]
+            )
+        ]
         _distinct_names(out[c.label])
         if any(catalog.is_builtin(spec) for spec in specs):
             cov = coverage(load_vocab(vocab.name), c.tokenizer)
@@ -121,14 +129,21 @@ def score_suite(scorer: Scorer, suite, group_by: list[str] | None) -> tuple[list
     items = []
     for pair, s in zip(suite.pairs, scores):
         items.append(pair.meta | {"correct": s.correct, "n_sides": 1 + len(pair.bad)})
-    fields = group_by if group_by else list(suite.group_by or guess_fields(
-        [{k: v for k, v in it.items() if k != "n_sides"} for it in items]))
+    fields = (
+        group_by
+        if group_by
+        else list(suite.group_by or guess_fields([{k: v for k, v in it.items() if k != "n_sides"} for it in items]))
+    )
     rows = [{"suite": suite.name} | r for r in suite_rows(items, fields)]
-    summary = suite_summary(suite, [s.correct for s in scores], Counter(w for s in scores for w in s.oov), seconds,
-                            scorer.precision)
-    records = [{"where": pair.where} | pair.record() | {"logprob_good": s.good, "logprob_bad": list(s.bad),
-                                                        "correct": s.correct, "oov": list(s.oov)}
-               for pair, s in zip(suite.pairs, scores)]
+    summary = suite_summary(
+        suite, [s.correct for s in scores], Counter(w for s in scores for w in s.oov), seconds, scorer.precision
+    )
+    records = [
+        {"where": pair.where}
+        | pair.record()
+        | {"logprob_good": s.good, "logprob_bad": list(s.bad), "correct": s.correct, "oov": list(s.oov)}
+        for pair, s in zip(suite.pairs, scores)
+    ]
     return rows, [it | {"_record": rec} for it, rec in zip(items, records)], summary
 
 
@@ -144,36 +159,55 @@ def run_probes(cfg: DictConfig, ckpts: list[Checkpoint]) -> dict:
             rows += [{"ckpt": c.label} | x for x in r]
             summaries.append({"ckpt": c.label} | summary)
             items.setdefault(suite.name, {})[c.label] = its
-            print(f"[{c.label}] {suite.name}: {summary['pairs']} items in {summary['seconds']:.1f} s "
-                  f"({summary['pairs_per_s']:.0f} items/s, {summary['precision']})", file=sys.stderr, flush=True)
+            print(
+                f"[{c.label}] {suite.name}: {summary['pairs']} items in {summary['seconds']:.1f} s "
+                f"({summary['pairs_per_s']:.0f} items/s, {summary['precision']})",
+                file=sys.stderr,
+                flush=True,
+            )
     return {"rows": rows, "summaries": summaries, "items": items, "coverage": covered}
 
 
 def run_surprisal(cfg: DictConfig, ckpts: list[Checkpoint]) -> list[dict]:
     sentences = word_table.read_sentences(cfg.get("file"))
     precision = common_precision(cfg.precision, [c.model for c in ckpts])
-    return [row for c in ckpts for row in word_table.word_rows(
-        c.label, SurprisalScorer.from_model(c.model, c.tokenizer, precision, cfg.max_tokens), sentences)]
+    return [
+        row
+        for c in ckpts
+        for row in word_table.word_rows(
+            c.label, SurprisalScorer.from_model(c.model, c.tokenizer, precision, cfg.max_tokens), sentences
+        )
+    ]
 
 
 def run_perplexity(cfg: DictConfig, ckpts: list[Checkpoint]) -> list[dict]:
     from lm.probes.perplexity import split_perplexity
+
     p = cfg.perplexity
     pointer = pointer_settings(p.get("pointer"))
     out = []
     for c in ckpts:
-        res = split_perplexity(c.model, c.tokenizer, c.config, p.split, cfg.paths.cache_dir, p.file,
-                               p.batch_size, p.bptt, pointer)
+        res = split_perplexity(
+            c.model, c.tokenizer, c.config, p.split, cfg.paths.cache_dir, p.file, p.batch_size, p.bptt, pointer
+        )
         out.append({"ckpt": c.label} | res)
     return out
 
 
 def oov_notes(summaries: list[dict]) -> list[str]:
     def why(s: dict) -> str:
-        return ("items not scored, a region a prediction reads holds a word" if "predictions" in s else
-                "pairs not scored, a critical word is")
-    return [f"[{s['ckpt']}] {s['suite']}: {s['n_oov']} of {s['pairs']} {why(s)} out of the model's vocabulary "
-            f"({', '.join(s['oov_words'])})" for s in summaries if s["n_oov"]]
+        return (
+            "items not scored, a region a prediction reads holds a word"
+            if "predictions" in s
+            else "pairs not scored, a critical word is"
+        )
+
+    return [
+        f"[{s['ckpt']}] {s['suite']}: {s['n_oov']} of {s['pairs']} {why(s)} out of the model's vocabulary "
+        f"({', '.join(s['oov_words'])})"
+        for s in summaries
+        if s["n_oov"]
+    ]
 
 
 def prediction_notes(summaries: list[dict]) -> list[str]:
@@ -196,8 +230,13 @@ def write_items(items: dict, path: Path) -> Path:
 
 
 def plain_items(items: dict) -> dict:
-    return {suite: {label: [{k: v for k, v in it.items() if not k.startswith("_")} for it in its]
-                    for label, its in by_ckpt.items()} for suite, by_ckpt in items.items()}
+    return {
+        suite: {
+            label: [{k: v for k, v in it.items() if not k.startswith("_")} for it in its]
+            for label, its in by_ckpt.items()
+        }
+        for suite, by_ckpt in items.items()
+    }
 
 
 def evaluate(cfg: DictConfig) -> dict:
@@ -236,9 +275,13 @@ def write_outputs(cfg: DictConfig, result: dict, out_dir: Path) -> dict[str, obj
             written["items"] = write_items(probes["items"], out_dir / "items.jsonl")
         if cfg.plots:
             written["plots"] = plot_suites(plain_items(probes["items"]), out_dir / "plots")
-    summary = {"rows": probes["rows"] if probes else [], "summaries": probes["summaries"] if probes else [],
-               "coverage": probes["coverage"] if probes else [], "perplexity": result["perplexity"],
-               "config": OmegaConf.to_container(cfg, resolve=True)}
+    summary = {
+        "rows": probes["rows"] if probes else [],
+        "summaries": probes["summaries"] if probes else [],
+        "coverage": probes["coverage"] if probes else [],
+        "perplexity": result["perplexity"],
+        "config": OmegaConf.to_container(cfg, resolve=True),
+    }
     written["json"] = write_json(clean_nans(summary), out_dir / "results.json")
     return written
 
@@ -249,35 +292,46 @@ def report(result: dict, written: dict) -> None:
         print(format_table(probes["rows"]))
         for cov in probes["coverage"]:
             if cov["vocab"] == "english":
-                print(f"[{cov['ckpt']}] english vocabulary: {cov['covered']} of {cov['words']} words in the model's "
-                      f"vocabulary ({cov['fraction']:.0%}); missing: {', '.join(cov['missing'][:15]) or 'none'}")
+                print(
+                    f"[{cov['ckpt']}] english vocabulary: {cov['covered']} of {cov['words']} words in the model's "
+                    f"vocabulary ({cov['fraction']:.0%}); missing: {', '.join(cov['missing'][:15]) or 'none'}"
+                )
         for note in oov_notes(probes["summaries"]):
             print(note)
         for note in prediction_notes(probes["summaries"]):
             print(note)
     if result["surprisal"]:
         rows = result["surprisal"]
-        print(f"{len(rows)} words, {len({r['sentence'] for r in rows})} sentences, "
-              f"{len({r['ckpt'] for r in rows})} checkpoint(s): surprisal in bits per word")
+        print(
+            f"{len(rows)} words, {len({r['sentence'] for r in rows})} sentences, "
+            f"{len({r['ckpt'] for r in rows})} checkpoint(s): surprisal in bits per word"
+        )
         note = word_table.oov_note(rows)
         if note:
             print(note)
     for p in result["perplexity"]:
         ptr = p.get("pointer")
-        with_ptr = (f"; cache pointer: window {ptr['window']}, theta {ptr['theta']:g}, lambda {ptr['lambda']:g}"
-                    if ptr else "")
-        print(f"[{p['ckpt']}] perplexity on {p['file'] or p['split']}: {p['ppl']:.2f} "
-              f"(loss {p['loss']:.4f}, {p['tokens']} tokens{with_ptr})")
+        with_ptr = (
+            f"; cache pointer: window {ptr['window']}, theta {ptr['theta']:g}, lambda {ptr['lambda']:g}" if ptr else ""
+        )
+        print(
+            f"[{p['ckpt']}] perplexity on {p['file'] or p['split']}: {p['ppl']:.2f} "
+            f"(loss {p['loss']:.4f}, {p['tokens']} tokens{with_ptr})"
+        )
     shown = [str(v) for k, v in written.items() if k != "plots" and v] + [str(p) for p in written["plots"]]
     print("wrote " + "\n      ".join(shown))
 
 
 def publish_one(cfg: DictConfig, c: Checkpoint, result: dict, written: dict, out_dir: Path) -> str:
     from lm.probes.wandb_runs import publish
+
     probes = result["probes"]
     rows = [r for r in probes["rows"] if r["ckpt"] == c.label] if probes else []
     # a pointer's perplexity gets its own key: it is not the model's alone
-    extra = {f"eval/{p['split']}_ppl" + ("_pointer" if p.get("pointer") else ""): p["ppl"]
-             for p in result["perplexity"] if p["ckpt"] == c.label}
+    extra = {
+        f"eval/{p['split']}_ppl" + ("_pointer" if p.get("pointer") else ""): p["ppl"]
+        for p in result["perplexity"]
+        if p["ckpt"] == c.label
+    }
     where = publish(c.label, c.path, c.config, rows, written["plots"], out_dir / "wandb_runs", extra=extra)
     return f"[{c.label}] logged to {where}"

@@ -24,13 +24,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 EQUALITY_RTOL, EQUALITY_ATOL = 1e-5, 1e-3
-TOKEN = re.compile(r"""\s*(?:
+TOKEN = re.compile(
+    r"""\s*(?:
     (?P<ref>\(\s*(?P<region>\d+|\*)\s*;\s*%(?P<cond>[^%]+)%\s*\))
   | (?P<num>\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)
   | (?P<op>[&|<>=+-])
   | (?P<open>[(\[])
   | (?P<close>[)\]])
-)""", re.VERBOSE)
+)""",
+    re.VERBOSE,
+)
 LEVELS = (("&", "|"), ("<", ">", "="), ("+", "-"))  # loosest first
 CLOSING = {"(": ")", "[": "]"}
 
@@ -83,7 +86,7 @@ class _Parser:
 
     def fail(self, what: str):
         kind, _, col = self.peek()
-        found = "the end" if kind == "end" else repr(self.text[col - 1:col + 11])
+        found = "the end" if kind == "end" else repr(self.text[col - 1 : col + 11])
         raise ValueError(f"expected {what} at column {col}, found {found}")
 
     def parse(self):
@@ -112,7 +115,12 @@ class _Parser:
         if kind in ("ref", "num"):
             self.i += 1
             return value
-        if kind == "op" and value == "-" and self.tokens[self.i + 1:self.i + 2] and self.tokens[self.i + 1][0] == "num":
+        if (
+            kind == "op"
+            and value == "-"
+            and self.tokens[self.i + 1 : self.i + 2]
+            and self.tokens[self.i + 1][0] == "num"
+        ):
             self.i += 2
             return Num(-self.tokens[self.i - 1][1].value)
         if kind == "open":
@@ -174,8 +182,15 @@ def is_close(a: float, b: float) -> bool:
     return abs(a - b) <= EQUALITY_ATOL + EQUALITY_RTOL * abs(b)
 
 
-OPS = {"&": operator.and_, "|": operator.or_, "<": operator.lt, ">": operator.gt, "=": is_close,
-       "+": operator.add, "-": operator.sub}
+OPS = {
+    "&": operator.and_,
+    "|": operator.or_,
+    "<": operator.lt,
+    ">": operator.gt,
+    "=": is_close,
+    "+": operator.add,
+    "-": operator.sub,
+}
 
 
 def _eval(node, values):

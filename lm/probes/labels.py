@@ -22,8 +22,8 @@ from lm.checkpoint import CKPT_DIR
 
 @dataclass(frozen=True)
 class RunInfo:
-    path: Path                    # the checkpoint file
-    name: str | None = None       # the training config's `name`
+    path: Path  # the checkpoint file
+    name: str | None = None  # the training config's `name`
     run_dir: Path | None = None
     overrides: tuple[str, ...] = ()
 
@@ -77,6 +77,7 @@ def _with_overrides(runs: list[RunInfo]):
     def label(r: RunInfo) -> str:
         own = [o for o in r.overrides if o not in shared[r.name]]
         return f"{r.name}[{','.join(own)}]" if own else r.name
+
     return label
 
 

@@ -20,8 +20,9 @@ from lm.model import RNNLM, detach_state
 from lm.pointer import CachePointer, pointer_settings
 
 
-def stream_perplexity(model: RNNLM, ids: np.ndarray, batch_size: int = 10, bptt: int = 35,
-                      pointer: dict | None = None) -> dict:
+def stream_perplexity(
+    model: RNNLM, ids: np.ndarray, batch_size: int = 10, bptt: int = 35, pointer: dict | None = None
+) -> dict:
     """{"loss", "ppl", "tokens", "pointer"} of a token stream; ValueError when it is too short for batch_size rows.
     `pointer`: None / "off", or {"window", "theta", "lambda"} for the cache pointer (window 0: off); "pointer" in
     the result is the settings used, None when off. Bad pointer settings raise UserError."""
@@ -37,7 +38,7 @@ def stream_perplexity(model: RNNLM, ids: np.ndarray, batch_size: int = 10, bptt:
     try:
         with torch.inference_mode():
             for start, t in chunk_bounds(grid.shape[1], bptt):
-                block = torch.from_numpy(np.asarray(grid[:, start:start + t + 1], dtype=np.int64)).to(device)
+                block = torch.from_numpy(np.asarray(grid[:, start : start + t + 1], dtype=np.int64)).to(device)
                 inputs, targets = block[:, :-1], block[:, 1:].contiguous()  # the adaptive softmax's bucketize wants it
                 if cache is None:
                     logits, state = model(inputs, state)
@@ -53,9 +54,17 @@ def stream_perplexity(model: RNNLM, ids: np.ndarray, batch_size: int = 10, bptt:
     return {"loss": loss, "ppl": math.exp(loss), "tokens": count, "pointer": settings}
 
 
-def split_perplexity(model: RNNLM, tokenizer, config: dict, split: str, cache_dir: str | Path,
-                     file: str | None = None, batch_size: int | None = None, bptt: int | None = None,
-                     pointer: dict | None = None) -> dict:
+def split_perplexity(
+    model: RNNLM,
+    tokenizer,
+    config: dict,
+    split: str,
+    cache_dir: str | Path,
+    file: str | None = None,
+    batch_size: int | None = None,
+    bptt: int | None = None,
+    pointer: dict | None = None,
+) -> dict:
     """Perplexity on `split` of the corpus the checkpoint's config names, or on `file` (one line per example);
     `pointer` as stream_perplexity takes it."""
     if split not in SPLITS:

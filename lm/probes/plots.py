@@ -8,8 +8,12 @@ from pathlib import Path
 from lm.probes.report import accuracy_by
 
 PLOT_FIELDS = ("distance", "n_attractors", "n_distractors", "filler")
-LABELS = {"distance": "distance (words from controller to target)", "n_attractors": "number of attractors",
-          "n_distractors": "number of other-gender nouns", "filler": "filler (words)"}
+LABELS = {
+    "distance": "distance (words from controller to target)",
+    "n_attractors": "number of attractors",
+    "n_distractors": "number of other-gender nouns",
+    "filler": "filler (words)",
+}
 
 
 def numeric_fields(items: list[dict]) -> list[str]:
@@ -27,8 +31,9 @@ def chance(items: list[dict]) -> float | None:
     return sum(1 / k for k in n) / len(n) if n else None
 
 
-def plot_accuracy(items_by_ckpt: dict[str, list[dict]], suite: str, field: str, path: str | Path,
-                  min_items: int = 1) -> Path:
+def plot_accuracy(
+    items_by_ckpt: dict[str, list[dict]], suite: str, field: str, path: str | Path, min_items: int = 1
+) -> Path:
     """One PNG: accuracy of each checkpoint against `field`, points with at least `min_items` scored items."""
     from matplotlib.figure import Figure
 
@@ -85,16 +90,26 @@ def plot_curves(curves: dict[str, list[dict]], path: str | Path, title: str = ""
         for i, (label, rows) in enumerate(curves.items()):
             color = f"C{i}"
             for field, value, style in (("all", "all", "-"), ("range", "test", "--")):
-                pts = sorted((float(r["tokens_seen"]), r) for r in rows
-                             if r["suite"] == suite and r["field"] == field and str(r["value"]) == value)
+                pts = sorted(
+                    (float(r["tokens_seen"]), r)
+                    for r in rows
+                    if r["suite"] == suite and r["field"] == field and str(r["value"]) == value
+                )
                 if not pts:
                     continue
                 x = [t / 1e6 for t, _ in pts]
-                ax.plot(x, [float(r["acc"]) for _, r in pts], style, color=color, linewidth=1.4,
-                        label=label if field == "all" else f"{label}, test range")
+                ax.plot(
+                    x,
+                    [float(r["acc"]) for _, r in pts],
+                    style,
+                    color=color,
+                    linewidth=1.4,
+                    label=label if field == "all" else f"{label}, test range",
+                )
                 if field == "all":
-                    ax.fill_between(x, [float(r["lo"]) for _, r in pts], [float(r["hi"]) for _, r in pts],
-                                    color=color, alpha=0.12)
+                    ax.fill_between(
+                        x, [float(r["lo"]) for _, r in pts], [float(r["hi"]) for _, r in pts], color=color, alpha=0.12
+                    )
         ax.set_ylim(0, 1.02)
         ax.set_xlabel("tokens seen (millions)")
         ax.set_ylabel("accuracy")

@@ -19,7 +19,7 @@ from lm.errors import UserError
 
 SENTENCE_FIELDS = ("sentence_good", "sentence_bad")
 PREFIX_FIELDS = ("prefix", "good", "bad")
-SHAPES = "{\"sentence_good\", \"sentence_bad\"} or {\"prefix\", \"good\", \"bad\"}"
+SHAPES = '{"sentence_good", "sentence_bad"} or {"prefix", "good", "bad"}'
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class Pair:
 class Suite:
     name: str
     pairs: list[Pair]
-    source: str = ""                      # a file, a directory entry, "builtin" or "hub:..."
+    source: str = ""  # a file, a directory entry, "builtin" or "hub:..."
     group_by: tuple[str, ...] | None = None  # the fields its table shows by default; None: guessed
     notes: dict = field(default_factory=dict)  # e.g. vocabulary and coverage of a built-in suite
 
@@ -112,8 +112,9 @@ def read_jsonl(path: str | Path, name: str | None = None, limit: int | None = No
     """One suite from a JSONL file (named after the file unless `name`); UserError if it holds no pairs."""
     p = Path(path).expanduser()
     if not p.is_file():
-        raise UserError(f"no minimal-pair file at {p}: give a .jsonl file, a directory of them, or a built-in "
-                        "suite name")
+        raise UserError(
+            f"no minimal-pair file at {p}: give a .jsonl file, a directory of them, or a built-in suite name"
+        )
     try:
         with open(p, encoding="utf-8") as f:
             pairs = parse_lines(f, str(p), limit)

@@ -44,7 +44,7 @@ class RegionItem:
 
 @dataclass(frozen=True)
 class Prediction:
-    text: str     # as the suite writes it
+    text: str  # as the suite writes it
     tree: object  # lm.probes.formula's parse of it
 
 
@@ -105,13 +105,27 @@ def _item_record(item: RegionItem, suite: RegionSuite, scored) -> dict:
             value = float("nan") if res and res.oov else metric_value(bits, suite.metric)
             values[cond.name, number] = value
             oov += list(res.oov) if res else []
-            regions.append({"region_number": number, "region": suite.region_names.get(number), "content": content,
-                            "surprisal": value, "n_tokens": len(bits)})
+            regions.append(
+                {
+                    "region_number": number,
+                    "region": suite.region_names.get(number),
+                    "content": content,
+                    "surprisal": value,
+                    "n_tokens": len(bits),
+                }
+            )
         conditions.append({"condition_name": cond.name, "sentence": sentence, "regions": regions})
     results = [formula.evaluate(p.tree, values) for p in suite.predictions]
     correct = None if any(r is None for r in results) else all(results)
-    return {"item_number": item.number, "where": item.where, "correct": correct, "predictions": results,
-            "oov": list(dict.fromkeys(oov)), "metric": suite.metric, "conditions": conditions}
+    return {
+        "item_number": item.number,
+        "where": item.where,
+        "correct": correct,
+        "predictions": results,
+        "oov": list(dict.fromkeys(oov)),
+        "metric": suite.metric,
+        "conditions": conditions,
+    }
 
 
 def prediction_rows(records: list[dict], suite: RegionSuite) -> list[dict]:

@@ -70,8 +70,18 @@ def accuracy_by(items: Iterable[dict], fields: Sequence[str] | str = ()) -> list
     for values in sorted(groups, key=lambda vs: tuple(_key(v) for v in vs)):
         n, k, oov = groups[values]
         lo, hi = wilson_interval(k, n)
-        rows.append({"field": "+".join(fields) or ALL, "value": "+".join(map(str, values)) or ALL, "n": n,
-                     "correct": k, "acc": k / n if n else math.nan, "lo": lo, "hi": hi, "n_oov": oov})
+        rows.append(
+            {
+                "field": "+".join(fields) or ALL,
+                "value": "+".join(map(str, values)) or ALL,
+                "n": n,
+                "correct": k,
+                "acc": k / n if n else math.nan,
+                "lo": lo,
+                "hi": hi,
+                "n_oov": oov,
+            }
+        )
     return rows
 
 
@@ -81,10 +91,20 @@ def suite_summary(suite, correct: Sequence[bool | None], oov_words: Counter, sec
     scored = sum(c is not None for c in correct)
     right = sum(bool(c) for c in correct)
     lo, hi = wilson_interval(right, scored)
-    return {"suite": suite.name, "source": suite.source, "pairs": len(correct), "scored": scored,
-            "n_oov": len(correct) - scored, "oov_words": [w for w, _ in oov_words.most_common(10)],
-            "acc": right / scored if scored else math.nan, "lo": lo, "hi": hi, "seconds": seconds,
-            "pairs_per_s": len(correct) / max(seconds, 1e-9), "precision": precision} | suite.notes
+    return {
+        "suite": suite.name,
+        "source": suite.source,
+        "pairs": len(correct),
+        "scored": scored,
+        "n_oov": len(correct) - scored,
+        "oov_words": [w for w, _ in oov_words.most_common(10)],
+        "acc": right / scored if scored else math.nan,
+        "lo": lo,
+        "hi": hi,
+        "seconds": seconds,
+        "pairs_per_s": len(correct) / max(seconds, 1e-9),
+        "precision": precision,
+    } | suite.notes
 
 
 def guess_fields(items: list[dict], max_values: int = 12) -> tuple[str, ...]:
@@ -125,15 +145,13 @@ def format_table(rows: list[dict]) -> str:
     w_cond = max([9] + [len(c) for c in conds])
     body = [[_cell(cell.get((c, *k))) for c in ckpts] for k in keys]
     widths = [max([len(c)] + [len(b[i]) for b in body]) for i, c in enumerate(ckpts)]
-    head = f"{'suite':<{w_suite}}  {'condition':<{w_cond}}  " + "  ".join(
-        f"{c:<{w}}" for c, w in zip(ckpts, widths))
+    head = f"{'suite':<{w_suite}}  {'condition':<{w_cond}}  " + "  ".join(f"{c:<{w}}" for c, w in zip(ckpts, widths))
     lines = [head, "-" * len(head)]
     previous = None
     for (suite, _, _), cond, cells in zip(keys, conds, body):
         shown = suite if suite != previous else ""
         previous = suite
-        lines.append(f"{shown:<{w_suite}}  {cond:<{w_cond}}  " + "  ".join(
-            f"{c:<{w}}" for c, w in zip(cells, widths)))
+        lines.append(f"{shown:<{w_suite}}  {cond:<{w_cond}}  " + "  ".join(f"{c:<{w}}" for c, w in zip(cells, widths)))
     return "\n".join(lines)
 
 

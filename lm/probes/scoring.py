@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
 from lm.model import RNNLM
 from lm.probes.encoding import Encoded, PairEncoder, warn_oov
 from lm.probes.engine import LogProbEngine, Request
@@ -48,8 +47,15 @@ class Scorer:
     Whole-sentence scores include the closing <eos> when `end_with_eos` (a corpus line ends with one). For a
     sentence pair, Score.good / .bad leave out the tokens both sides share at the start (equal on both)."""
 
-    def __init__(self, model: RNNLM, tokenizer, precision: str = "auto", max_tokens: int = 65536,
-                 end_with_eos: bool = True, progress: bool = False):
+    def __init__(
+        self,
+        model: RNNLM,
+        tokenizer,
+        precision: str = "auto",
+        max_tokens: int = 65536,
+        end_with_eos: bool = True,
+        progress: bool = False,
+    ):
         self.encoder = PairEncoder(tokenizer, end_with_eos)
         self.engine = LogProbEngine(model, precision, max_tokens, progress)
         self.eos, self.end_with_eos = self.encoder.eos, end_with_eos
@@ -61,8 +67,10 @@ class Scorer:
     def sentence_logprobs(self, sentences: list[str]) -> list[float]:
         tail = (self.eos,) if self.end_with_eos else ()
         ids = self.encoder.ids(list(sentences))
-        warn_oov(self.encoder.oov_words(s for s, i in zip(sentences, ids) if self.encoder.unk in i),
-                 "each is scored as <unk>")
+        warn_oov(
+            self.encoder.oov_words(s for s, i in zip(sentences, ids) if self.encoder.unk in i),
+            "each is scored as <unk>",
+        )
         reqs = [Request((self.eos,), x + tail) for x in ids]
         return self.engine(reqs).tolist()
 
@@ -76,8 +84,7 @@ class Scorer:
         """Context and continuation ids of each item, as a prefix pair's are; Encoded.oov: the continuation's
         out-of-vocabulary words."""
         if len(prefixes) != len(continuations):
-            raise ValueError(f"prefixes and continuations differ in length ({len(prefixes)} vs "
-                             f"{len(continuations)})")
+            raise ValueError(f"prefixes and continuations differ in length ({len(prefixes)} vs {len(continuations)})")
         return self.encoder.encode([Pair(c.strip(), (c.strip(),), p.strip()) for p, c in zip(prefixes, continuations)])
 
     def score(self, pairs) -> list[Score]:
@@ -95,6 +102,6 @@ class Scorer:
             if e.oov:
                 out.append(Score(float("nan"), (float("nan"),) * (len(e.sides) - 1), None, e.oov))
             else:
-                good, bad = float(lp[a]), tuple(float(x) for x in lp[a + 1:b])
+                good, bad = float(lp[a]), tuple(float(x) for x in lp[a + 1 : b])
                 out.append(Score(good, bad, pair_correct(good, bad)))
         return out

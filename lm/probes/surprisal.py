@@ -42,22 +42,22 @@ REDUCTIONS = ("sum", "mean")
 @dataclass(frozen=True)
 class TokenSurprisal:
     token: str
-    surprisal: float   # bits
-    word: int | None   # index of the whitespace word it belongs to; None: a space, or the closing <eos>
+    surprisal: float  # bits
+    word: int | None  # index of the whitespace word it belongs to; None: a space, or the closing <eos>
 
 
 @dataclass(frozen=True)
 class WordSurprisal:
     word: str
-    surprisal: float   # bits, its tokens summed; NaN when oov
+    surprisal: float  # bits, its tokens summed; NaN when oov
     n_tokens: int
     oov: bool
 
 
 @dataclass(frozen=True)
 class SpanSurprisal:
-    bits: np.ndarray            # surprisal of each token in the span
-    oov: tuple[str, ...] = ()   # its words the vocabulary lacks
+    bits: np.ndarray  # surprisal of each token in the span
+    oov: tuple[str, ...] = ()  # its words the vocabulary lacks
 
 
 def reduce(bits: np.ndarray, reduction: str) -> float:
@@ -82,15 +82,17 @@ class SurprisalScorer:
         self.unk = scorer.encoder.unk
 
     @classmethod
-    def load(cls, path, device: str = "cpu", precision: str = "auto", max_tokens: int = 65536,
-             end_with_eos: bool = True) -> SurprisalScorer:
+    def load(
+        cls, path, device: str = "cpu", precision: str = "auto", max_tokens: int = 65536, end_with_eos: bool = True
+    ) -> SurprisalScorer:
         """From a checkpoint file or run directory (precision="fp32" for exact numbers on any CPU)."""
         loaded = checkpoint.load(path, map_location=resolve_device(device))
         return cls.from_model(loaded.model, loaded.tokenizer, precision, max_tokens, end_with_eos)
 
     @classmethod
-    def from_model(cls, model, tokenizer, precision: str = "auto", max_tokens: int = 65536,
-                   end_with_eos: bool = True) -> SurprisalScorer:
+    def from_model(
+        cls, model, tokenizer, precision: str = "auto", max_tokens: int = 65536, end_with_eos: bool = True
+    ) -> SurprisalScorer:
         return cls(Scorer(model, tokenizer, precision, max_tokens, end_with_eos))
 
     def _scored(self, texts: list[str], end_with_eos: bool):
@@ -120,8 +122,13 @@ class SurprisalScorer:
     def word_surprisal(self, texts) -> list[list[WordSurprisal]]:
         texts = _texts(texts)
         spans = [word_spans(t) for t in texts]
-        out = [[WordSurprisal(t[a:b], math.nan if s.oov else float(s.bits.sum()), len(s.bits), bool(s.oov))
-                for (a, b), s in zip(sp, row)] for t, sp, row in zip(texts, spans, self.span_surprisals(texts, spans))]
+        out = [
+            [
+                WordSurprisal(t[a:b], math.nan if s.oov else float(s.bits.sum()), len(s.bits), bool(s.oov))
+                for (a, b), s in zip(sp, row)
+            ]
+            for t, sp, row in zip(texts, spans, self.span_surprisals(texts, spans))
+        ]
         warn_oov((w.word for row in out for w in row if w.oov), "their surprisal is NaN, not that of <unk>")
         return out
 
@@ -131,8 +138,12 @@ class SurprisalScorer:
         for text, (enc, bits) in zip(texts, self._scored(texts, self.scorer.end_with_eos)):
             owners = token_owners(enc.offsets, word_spans(text))
             names = enc.tokens + [self.tokenizer.id_to_token(self.scorer.eos)] * (len(bits) - len(enc.ids))
-            out.append([TokenSurprisal(name, float(b), owners[k] if k < len(owners) and owners[k] >= 0 else None)
-                        for k, (name, b) in enumerate(zip(names, bits))])
+            out.append(
+                [
+                    TokenSurprisal(name, float(b), owners[k] if k < len(owners) and owners[k] >= 0 else None)
+                    for k, (name, b) in enumerate(zip(names, bits))
+                ]
+            )
         warn_oov(self.scorer.encoder.oov_words(texts), "their tokens are <unk>")
         return out
 
@@ -158,6 +169,8 @@ class SurprisalScorer:
         encoded = self.scorer.encode_continuations(prefixes, continuations)
         lps = self.scorer.engine.token_scores([Request(e.context, e.sides[0]) for e in encoded])
         out = [math.nan if e.oov else reduce(-lp / LN2, reduction) for e, lp in zip(encoded, lps)]
-        warn_oov(self.scorer.encoder.oov_words([*prefixes, *continuations]),
-                 "a continuation holding one scores NaN; in a prefix it is read as <unk>")
+        warn_oov(
+            self.scorer.encoder.oov_words([*prefixes, *continuations]),
+            "a continuation holding one scores NaN; in a prefix it is read as <unk>",
+        )
         return out

@@ -53,8 +53,16 @@ def probe_metrics(rows: list[dict], prefix: str = "probe") -> dict[str, float]:
     return out
 
 
-def publish(label: str, ckpt_path: Path, config: dict, rows: list[dict], plots: list[Path], out_dir: Path,
-            project: str = "lstm-lm", extra: dict | None = None) -> str:
+def publish(
+    label: str,
+    ckpt_path: Path,
+    config: dict,
+    rows: list[dict],
+    plots: list[Path],
+    out_dir: Path,
+    project: str = "lstm-lm",
+    extra: dict | None = None,
+) -> str:
     """Log metrics, the results table and the plots; returns where they went (for the user)."""
     import wandb
 
@@ -65,12 +73,19 @@ def publish(label: str, ckpt_path: Path, config: dict, rows: list[dict], plots: 
     project = wb_conf.get("project") or project
     if found:
         rid, run_dir = found
-        run = wandb.init(project=project, entity=wb_conf.get("entity"), dir=str(run_dir), id=rid, resume="allow",
-                         settings=settings)
+        run = wandb.init(
+            project=project, entity=wb_conf.get("entity"), dir=str(run_dir), id=rid, resume="allow", settings=settings
+        )
     else:
         out_dir.mkdir(parents=True, exist_ok=True)
-        run = wandb.init(project=project, dir=str(out_dir), name=f"probes {label}", job_type="evaluate",
-                         config={"ckpt": str(ckpt_path)}, settings=settings)
+        run = wandb.init(
+            project=project,
+            dir=str(out_dir),
+            name=f"probes {label}",
+            job_type="evaluate",
+            config={"ckpt": str(ckpt_path)},
+            settings=settings,
+        )
     metrics = probe_metrics(rows) | (extra or {})
     columns = ["suite", "field", "value", "acc", "lo", "hi", "n", "correct", "n_oov"]
     payload = {"probe/results": wandb.Table(columns=columns, data=[[r[c] for c in columns] for r in rows])}

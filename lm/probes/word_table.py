@@ -46,9 +46,19 @@ def word_rows(label: str, scorer: SurprisalScorer, sentences: list[tuple[int, st
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", OOVWarning)
         scored = scorer.word_surprisal([text for _, text in sentences])
-    return [{"ckpt": label, "sentence": line, "word_index": k, "word": w.word, "surprisal": w.surprisal,
-             "tokens": w.n_tokens, "oov": w.oov}
-            for (line, _), words in zip(sentences, scored) for k, w in enumerate(words, 1)]
+    return [
+        {
+            "ckpt": label,
+            "sentence": line,
+            "word_index": k,
+            "word": w.word,
+            "surprisal": w.surprisal,
+            "tokens": w.n_tokens,
+            "oov": w.oov,
+        }
+        for (line, _), words in zip(sentences, scored)
+        for k, w in enumerate(words, 1)
+    ]
 
 
 def _cell(value) -> str:
@@ -74,5 +84,4 @@ def oov_note(rows: list[dict]) -> str | None:
     if not words:
         return None
     shown = ", ".join(words[:15]) + (" ..." if len(words) > 15 else "")
-    return (f"{sum(r['oov'] for r in rows)} word(s) not in a model's vocabulary have surprisal NA and oov=true "
-            f"({shown})")
+    return f"{sum(r['oov'] for r in rows)} word(s) not in a model's vocabulary have surprisal NA and oov=true ({shown})"

@@ -16,5 +16,7 @@ def recurrent_weights(rnn: nn.RNNBase, p: float, training: bool) -> list[torch.T
     weights = list(rnn._flat_weights)
     if not training or p == 0:
         return weights
-    return [F.dropout(w, p, training=True) if name.startswith("weight_hh") else w
-            for name, w in zip(rnn._flat_weights_names, weights)]
+    return [
+        F.dropout(w, p, training=True) if name.startswith("weight_hh") else w
+        for name, w in zip(rnn._flat_weights_names, weights)
+    ]

@@ -20,8 +20,12 @@ from lm.probes.records import read_jsonl
 
 READERS = {"jsonl": read_jsonl, "syntaxgym": syntaxgym.read, "linzen": linzen.read, "gulordava": gulordava.read}
 SUFFIXES = {".jsonl": "jsonl", ".json": "syntaxgym", ".text": "linzen", ".gold": "linzen", ".tab": "gulordava"}
-IN_DIRECTORY = {"jsonl": lambda p: True, "syntaxgym": syntaxgym.looks_like, "linzen": linzen.looks_like,
-                "gulordava": gulordava.looks_like}
+IN_DIRECTORY = {
+    "jsonl": lambda p: True,
+    "syntaxgym": syntaxgym.looks_like,
+    "linzen": linzen.looks_like,
+    "gulordava": gulordava.looks_like,
+}
 
 
 def split_prefix(spec: str) -> tuple[str | None, str]:
@@ -88,4 +92,3 @@ def read_suites(spec: str, limit: int | None = None) -> list | None:
     if path.is_dir():
         return read_directory(path, reader, limit)
     return [READERS[reader or detect(path)](path, limit=limit)]
-

@@ -39,7 +39,7 @@ def restore_unk(prefix: str, sent: str) -> str:
     words, full = prefix.split(), sent.split()
     if UNK not in words or len(full) < len(words) or any(w not in (UNK, s) for w, s in zip(words, full)):
         return prefix
-    return " ".join(full[:len(words)])
+    return " ".join(full[: len(words)])
 
 
 def _value(text: str):
@@ -56,8 +56,10 @@ def _item(rows: list[tuple[int, dict]], path: Path) -> Pair:
     where = f"{path}:{rows[0][0]}"
     classes = [r["class"] for _, r in rows]
     if classes.count("correct") != 1 or "wrong" not in classes or set(classes) - {"correct", "wrong"}:
-        raise UserError(f"{where}: item {'/'.join(rows[0][1][k] for k in KEY)} has rows of class "
-                        f"{', '.join(classes)}; it needs one 'correct' row and at least one 'wrong' row")
+        raise UserError(
+            f"{where}: item {'/'.join(rows[0][1][k] for k in KEY)} has rows of class "
+            f"{', '.join(classes)}; it needs one 'correct' row and at least one 'wrong' row"
+        )
     good = next(r for _, r in rows if r["class"] == "correct")
     if any(r["prefix"] != good["prefix"] for _, r in rows):
         raise UserError(f"{where}: the rows of item {'/'.join(good[k] for k in KEY)} have different prefixes")
@@ -65,8 +67,13 @@ def _item(rows: list[tuple[int, dict]], path: Path) -> Pair:
         attractors = int(good["n_attr"])
     except ValueError:
         raise UserError(f"{where}: n_attr must be a whole number, got {good['n_attr']!r}") from None
-    meta = {"pattern": good["pattern"], "constr_id": _value(good["constr_id"]), "sent_id": _value(good["sent_id"]),
-            "type": good["type"], "n_attractors": attractors} | {k: _value(good[k]) for k in META if k in good}
+    meta = {
+        "pattern": good["pattern"],
+        "constr_id": _value(good["constr_id"]),
+        "sent_id": _value(good["sent_id"]),
+        "type": good["type"],
+        "n_attractors": attractors,
+    } | {k: _value(good[k]) for k in META if k in good}
     prefix = restore_unk(good["prefix"], good.get("sent") or "")
     return Pair(good["form"], tuple(r["form"] for _, r in rows if r["class"] == "wrong"), prefix, meta, where)
 
@@ -78,8 +85,10 @@ def read(path: Path, limit: int | None = None) -> Suite:
             reader = csv.DictReader(f, delimiter="\t")
             missing = [c for c in NEEDED if c not in (reader.fieldnames or [])]
             if missing:
-                raise UserError(f"{path}: the header lacks column(s) {', '.join(missing)}; generated.tab starts with "
-                                "pattern constr_id sent_id correct_number form class type prefix n_attr ... sent")
+                raise UserError(
+                    f"{path}: the header lacks column(s) {', '.join(missing)}; generated.tab starts with "
+                    "pattern constr_id sent_id correct_number form class type prefix n_attr ... sent"
+                )
             for row in reader:
                 if any(row.get(c) is None for c in NEEDED):
                     raise UserError(f"{path}:{reader.line_num}: the row has fewer columns than the header")
@@ -93,5 +102,6 @@ def read(path: Path, limit: int | None = None) -> Suite:
         raise UserError(f"{path}: empty suite, no rows after the header")
     # every language's file is generated.tab: English/generated.tab -> generated_English
     name = f"{path.stem}_{path.parent.name}" if path.stem == "generated" and path.parent.name else path.stem
-    return Suite(name, [_item(rows, path) for rows in items.values()], str(path),
-                 group_by=("n_attractors", "pattern", "type"))
+    return Suite(
+        name, [_item(rows, path) for rows in items.values()], str(path), group_by=("n_attractors", "pattern", "type")
+    )

@@ -25,8 +25,10 @@ def files(path: Path) -> tuple[Path, Path]:
     text, gold = stem.with_name(stem.name + ".text"), stem.with_name(stem.name + ".gold")
     for p, other in ((text, gold), (gold, text)):
         if not p.is_file():
-            raise UserError(f"{p} not found: a Linzen-style set is a .text file (one sentence a line) with a .gold "
-                            f"file beside it ({other.name} needs {p.name})")
+            raise UserError(
+                f"{p} not found: a Linzen-style set is a .text file (one sentence a line) with a .gold "
+                f"file beside it ({other.name} needs {p.name})"
+            )
     return text, gold
 
 
@@ -43,8 +45,10 @@ def parse_gold(sentence: str, gold: str, where: str, line: int) -> Pair:
     try:
         index, attractors = int(cols[0]), int(cols[3])
     except ValueError:
-        raise UserError(f"{where}: columns 1 and 4 must be whole numbers ({GOLD_COLUMNS}), got {cols[0]!r} and "
-                        f"{cols[3]!r}; Gulordava's generated.gold has another layout: read generated.tab") from None
+        raise UserError(
+            f"{where}: columns 1 and 4 must be whole numbers ({GOLD_COLUMNS}), got {cols[0]!r} and "
+            f"{cols[3]!r}; Gulordava's generated.gold has another layout: read generated.tab"
+        ) from None
     good, bad = cols[1].strip(), cols[2].strip()
     words = sentence.split()
     if words and words[-1] == EOS:
@@ -52,11 +56,14 @@ def parse_gold(sentence: str, gold: str, where: str, line: int) -> Pair:
     if not good or not bad:
         raise UserError(f"{where}: the correct and wrong forms (columns 2 and 3) must not be empty")
     if not 0 <= index < len(words):
-        raise UserError(f"{where}: target index {index} is outside its sentence of {len(words)} words (0-based, "
-                        f"{EOS} not counted)")
+        raise UserError(
+            f"{where}: target index {index} is outside its sentence of {len(words)} words (0-based, {EOS} not counted)"
+        )
     if words[index] not in (good, bad):
-        raise UserError(f"{where}: word {index} of its sentence is {words[index]!r}, neither {good!r} nor {bad!r}: "
-                        "the index counts the sentence's words from 0")
+        raise UserError(
+            f"{where}: word {index} of its sentence is {words[index]!r}, neither {good!r} nor {bad!r}: "
+            "the index counts the sentence's words from 0"
+        )
     return Pair(good, (bad,), " ".join(words[:index]), {"n_attractors": attractors, "line": line}, where)
 
 
@@ -74,8 +81,10 @@ def read(path: Path, limit: int | None = None) -> Suite:
     text, gold = files(path)
     sentences, golds = _lines(text), _lines(gold)
     if len(sentences) != len(golds):
-        raise UserError(f"{gold}: {len(golds)} lines for the {len(sentences)} sentences of {text.name}: each "
-                        "sentence needs one gold line")
+        raise UserError(
+            f"{gold}: {len(golds)} lines for the {len(sentences)} sentences of {text.name}: each "
+            "sentence needs one gold line"
+        )
     if not sentences:
         raise UserError(f"{text}: empty suite, no sentences in it")
     n = len(sentences) if limit is None else min(limit, len(sentences))

@@ -17,26 +17,44 @@ BUILTIN_SUITES = ("agreement", "gender", "recall")
 GROUP_BY = {"agreement": agreement.GROUP_BY, "gender": gender.GROUP_BY, "recall": recall.GROUP_BY}
 
 
-def generate_items(name: str, vocab: ProbeVocab, n_items: int, seed: int = 0, max_phrases: int = 4,
-                   max_distance: int = 24, config: GrammarConfig | None = None):
+def generate_items(
+    name: str,
+    vocab: ProbeVocab,
+    n_items: int,
+    seed: int = 0,
+    max_phrases: int = 4,
+    max_distance: int = 24,
+    config: GrammarConfig | None = None,
+):
     if name == "agreement":
         return agreement.generate(vocab, n_items, seed, max_phrases, max_distance, config)
     if name == "gender":
         return gender.generate(vocab, n_items, seed, max_phrases, max_distance, config)
     if name == "recall":
         return recall.generate(vocab, n_items, seed, config=config)
-    raise UserError(f"unknown suite {name!r}: built-in suites are {', '.join(BUILTIN_SUITES)}; "
-                    "or give a .jsonl file or a directory of them")
+    raise UserError(
+        f"unknown suite {name!r}: built-in suites are {', '.join(BUILTIN_SUITES)}; "
+        "or give a .jsonl file or a directory of them"
+    )
 
 
-def builtin_suite(name: str, vocab: ProbeVocab, n_items: int = 1000, seed: int = 0,
-                  style: TextStyle | None = None, max_phrases: int = 4, max_distance: int = 24,
-                  config: GrammarConfig | None = None) -> Suite:
+def builtin_suite(
+    name: str,
+    vocab: ProbeVocab,
+    n_items: int = 1000,
+    seed: int = 0,
+    style: TextStyle | None = None,
+    max_phrases: int = 4,
+    max_distance: int = 24,
+    config: GrammarConfig | None = None,
+) -> Suite:
     """A built-in suite written in `style` (default: the built-in corpus's lowercase " . " style)."""
     missing = lacks(vocab, name) if name in BUILTIN_SUITES else []
     if missing:
-        raise UserError(f"cannot build the {name} suite from the {vocab.name} vocabulary: the model's vocabulary has "
-                        f"no words of {', '.join(missing)}; use vocab=grammar, or score your own .jsonl files")
+        raise UserError(
+            f"cannot build the {name} suite from the {vocab.name} vocabulary: the model's vocabulary has "
+            f"no words of {', '.join(missing)}; use vocab=grammar, or score your own .jsonl files"
+        )
     try:
         items = generate_items(name, vocab, n_items, seed, max_phrases, max_distance, config)
     except ValueError as e:

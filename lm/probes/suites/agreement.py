@@ -22,8 +22,15 @@ from lm.probes.vocab import ProbeVocab
 CONSTRUCTIONS = ("simple", "pp", "subj_rc", "obj_rc", "sent_comp", "vp_coord")
 MIN_PHRASES = {"pp": 1, "subj_rc": 1, "obj_rc": 1}
 VERB_CLASSES = ("intransitive", "transitive", "copula")
-GROUP_BY = ("construction", "subject_number", "attractor_number", "n_attractors", "distance_bin", "range",
-            "construction+range")
+GROUP_BY = (
+    "construction",
+    "subject_number",
+    "attractor_number",
+    "n_attractors",
+    "distance_bin",
+    "range",
+    "construction+range",
+)
 
 
 def _subject_nouns(v: ProbeVocab):
@@ -65,17 +72,30 @@ def build(b: Builder, construction: str, num: int, mismatch: bool, n: int) -> It
     target = len(b.w)
     inside = b.between(s, target)
     verb = b.pick(v.verbs[b.pick(VERB_CLASSES)])
-    meta.update(subject_number=NUMBER[num], attractor_number=NUMBER[noun_num] if inside else "none",
-                n_attractors=sum(x[1] != NUMBER[num] for x in inside), n_phrases=n, distance=target - s)
+    meta.update(
+        subject_number=NUMBER[num],
+        attractor_number=NUMBER[noun_num] if inside else "none",
+        n_attractors=sum(x[1] != NUMBER[num] for x in inside),
+        n_phrases=n,
+        distance=target - s,
+    )
     return Item(list(b.w), verb[num], (verb[1 - num],), meta)
 
 
-def generate(vocab: ProbeVocab, n_items: int, seed: int = 0, max_phrases: int = 4, max_distance: int = 24,
-             config: GrammarConfig | None = None, adjective_prob: float = 0.15) -> list[Item]:
+def generate(
+    vocab: ProbeVocab,
+    n_items: int,
+    seed: int = 0,
+    max_phrases: int = 4,
+    max_distance: int = 24,
+    config: GrammarConfig | None = None,
+    adjective_prob: float = 0.15,
+) -> list[Item]:
     """n_items items, balanced over construction x subject number x attractor number; same seed, same items."""
     if n_items < 0 or max_phrases < 1 or max_distance < 1:
-        raise ValueError(f"n_items >= 0, max_phrases >= 1 and max_distance >= 1 needed, got {n_items}, "
-                         f"{max_phrases}, {max_distance}")
+        raise ValueError(
+            f"n_items >= 0, max_phrases >= 1 and max_distance >= 1 needed, got {n_items}, {max_phrases}, {max_distance}"
+        )
     config = config or GrammarConfig()
     rng = suite_rng("agreement", vocab.name, seed)
     items: list[Item] = []

@@ -29,6 +29,7 @@ class Item:
     bad: tuple[str, ...]
     meta: dict = field(default_factory=dict)
 
+
 MAX_TRIES = 100  # draws of an item before max_distance is declared too short for its construction
 
 
@@ -45,7 +46,7 @@ def distance_bin(distance: int) -> str:
 
 
 def range_label(value: int, train: tuple[int, int], test: tuple[int, int]) -> str:
-    """"train" inside the training split's range, "test" inside the test split's, else "beyond"."""
+    """ "train" inside the training split's range, "test" inside the test split's, else "beyond"."""
     if train[0] <= value <= train[1]:
         return "train"
     return "test" if test[0] <= value <= test[1] else "beyond"
@@ -58,8 +59,10 @@ def worst(*labels: str) -> str:
 
 def line_range(n_phrases: int, distance: int, config: GrammarConfig) -> str:
     """Where an agreement or gender item sits against the corpus's phrase and distance ranges."""
-    return worst(range_label(n_phrases, config.phrases_train, config.phrases_test),
-                 range_label(distance, config.distance_train, config.distance_test))
+    return worst(
+        range_label(n_phrases, config.phrases_train, config.phrases_test),
+        range_label(distance, config.distance_train, config.distance_test),
+    )
 
 
 def fitting(make, max_distance: int, construction: str, config: GrammarConfig) -> "Item":
@@ -83,8 +86,14 @@ def render(item: Item, style: TextStyle, proper: frozenset = frozenset()) -> Pai
 class Builder:
     """Appends words to `w`; noun phrases note their head's index, number and gender in `nouns`."""
 
-    def __init__(self, vocab: ProbeVocab, rng: random.Random, adjective_prob: float = 0.15,
-                 name_prob: float = 0.5, plural_prob: float = 0.5):
+    def __init__(
+        self,
+        vocab: ProbeVocab,
+        rng: random.Random,
+        adjective_prob: float = 0.15,
+        name_prob: float = 0.5,
+        plural_prob: float = 0.5,
+    ):
         self.v, self.rng = vocab, rng
         self.adjective_prob, self.name_prob, self.plural_prob = adjective_prob, name_prob, plural_prob
         self.things = frozenset(vocab.inanimate)
@@ -99,7 +108,7 @@ class Builder:
         return len(self.w) - 1
 
     def np(self, pairs, num: int, adj: bool | None = None) -> int:
-        """"the [adjective] noun" from (sg, pl) pairs; returns the head's index."""
+        """ "the [adjective] noun" from (sg, pl) pairs; returns the head's index."""
         pair = self.pick(pairs)
         self.word(self.v.det)
         if adj or (adj is None and self.rng.random() < self.adjective_prob):

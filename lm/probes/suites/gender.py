@@ -20,8 +20,16 @@ from lm.probes.suites.common import NUMBER, Builder, Item, fitting, suite_rng
 from lm.probes.vocab import ProbeVocab
 
 CONSTRUCTIONS = ("reflexive", "pronoun_comp", "pronoun_next", "subject_change")
-GROUP_BY = ("construction", "gender", "number", "distractor_gender", "n_distractors", "distance_bin", "range",
-            "construction+range")
+GROUP_BY = (
+    "construction",
+    "gender",
+    "number",
+    "distractor_gender",
+    "n_distractors",
+    "distance_bin",
+    "range",
+    "construction+range",
+)
 
 
 def _other(g: str) -> str:
@@ -54,8 +62,7 @@ def _clause(b: Builder, variant: str, subject: list[str], g: str, num: int, n: i
     return s, v.pronouns
 
 
-def build(b: Builder, construction: str, g: str, num: int, distractor: str, n: int,
-          rc_prob: float = 0.4) -> Item:
+def build(b: Builder, construction: str, g: str, num: int, distractor: str, n: int, rc_prob: float = 0.4) -> Item:
     other = _other(g)
     dg = other if distractor == "other" else g
 
@@ -80,18 +87,33 @@ def build(b: Builder, construction: str, g: str, num: int, distractor: str, n: i
     s, table = _clause(b, variant, subject, g, num, n, noun, rc_prob)
     target = len(b.w)
     inside = b.between(s, target)
-    meta.update(gender=g, number=NUMBER[num], distractor_gender=dg if inside else "none",
-                n_distractors=sum(x[2] == other for x in inside), n_phrases=n, distance=target - s)
+    meta.update(
+        gender=g,
+        number=NUMBER[num],
+        distractor_gender=dg if inside else "none",
+        n_distractors=sum(x[2] == other for x in inside),
+        n_phrases=n,
+        distance=target - s,
+    )
     return Item(list(b.w), table["pl" if num else g], (table[other],), meta)
 
 
-def generate(vocab: ProbeVocab, n_items: int, seed: int = 0, max_phrases: int = 4, max_distance: int = 24,
-             config: GrammarConfig | None = None, plural_prob: float = 0.2, same_gender_prob: float = 0.25,
-             adjective_prob: float = 0.15) -> list[Item]:
+def generate(
+    vocab: ProbeVocab,
+    n_items: int,
+    seed: int = 0,
+    max_phrases: int = 4,
+    max_distance: int = 24,
+    config: GrammarConfig | None = None,
+    plural_prob: float = 0.2,
+    same_gender_prob: float = 0.25,
+    adjective_prob: float = 0.15,
+) -> list[Item]:
     """n_items items, balanced over construction x gender; same seed, same items."""
     if n_items < 0 or max_phrases < 1 or max_distance < 1:
-        raise ValueError(f"n_items >= 0, max_phrases >= 1 and max_distance >= 1 needed, got {n_items}, "
-                         f"{max_phrases}, {max_distance}")
+        raise ValueError(
+            f"n_items >= 0, max_phrases >= 1 and max_distance >= 1 needed, got {n_items}, {max_phrases}, {max_distance}"
+        )
     for g in ("m", "f"):
         if not vocab.gendered[g] and not vocab.names[g]:
             raise ValueError(f"the {vocab.name} vocabulary has no noun or name of gender {g}")

@@ -74,8 +74,13 @@ def build(b: Builder, words: int) -> Item:
     return Item(list(b.w), language, bad, {"filler": words, "distance": target - c, "frame": " ".join(frame)})
 
 
-def generate(vocab: ProbeVocab, n_items: int, seed: int = 0, fillers: tuple[int, ...] = FILLERS,
-             config: GrammarConfig | None = None) -> list[Item]:
+def generate(
+    vocab: ProbeVocab,
+    n_items: int,
+    seed: int = 0,
+    fillers: tuple[int, ...] = FILLERS,
+    config: GrammarConfig | None = None,
+) -> list[Item]:
     """n_items items, cycling through the filler lengths; same seed, same items."""
     if n_items < 0 or not fillers or any(f < 0 or 0 < f < 4 for f in fillers):
         raise ValueError(f"n_items >= 0 and fillers of 0 or >= 4 words needed, got {n_items}, {fillers}")
@@ -87,7 +92,9 @@ def generate(vocab: ProbeVocab, n_items: int, seed: int = 0, fillers: tuple[int,
     for i in range(n_items):
         item = build(Builder(vocab, rng), fillers[i % len(fillers)])
         d = item.meta["distance"]
-        item.meta.update(distance_bin=distance_bin(d),
-                         range=range_label(item.meta["filler"], config.filler_train, config.filler_test))
+        item.meta.update(
+            distance_bin=distance_bin(d),
+            range=range_label(item.meta["filler"], config.filler_train, config.filler_test),
+        )
         items.append(item)
     return items
