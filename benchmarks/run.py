@@ -254,7 +254,7 @@ def probes(model: RNNLM, tok, device: str, n: int, n_baseline: int) -> dict:
     ours = len(pairs) / (time.perf_counter() - t)
 
     def sentence_logprob(text):  # the plain way: each sentence alone, fp32, the whole distribution
-        ids = torch.tensor([[0] + tok.encode(text).ids], device=device)
+        ids = torch.tensor([[0] + tok.encode(text, add_special_tokens=False).ids], device=device)
         logp = model.log_probs(model.features(ids[:, :-1])[0])[0]
         return float(logp.gather(1, ids[0, 1:, None]).sum())
 

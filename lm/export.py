@@ -18,6 +18,7 @@ from tokenizers import Tokenizer
 from lm import checkpoint
 from lm.errors import UserError
 from lm.model import RNNLM
+from lm.tokenizer import with_eos
 
 FORMAT = "lstm-lm-export/1"
 FILES = ("model.safetensors", "config.json", "tokenizer.json")
@@ -49,4 +50,4 @@ def load_exported(path: str | Path) -> tuple[RNNLM, Tokenizer, dict]:
         raise UserError(f"{d / 'config.json'} has format {config.get('format')!r}, expected {FORMAT!r}")
     model = RNNLM(**config["model"])
     load_model(model, str(d / "model.safetensors"))
-    return model.eval(), Tokenizer.from_file(str(d / "tokenizer.json")), config
+    return model.eval(), with_eos(Tokenizer.from_file(str(d / "tokenizer.json"))), config

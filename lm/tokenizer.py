@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
-from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
 from lm.errors import UserError
 
@@ -71,6 +71,14 @@ def train_tokenizer(
     tok.train_from_iterator(lines, trainer=trainer, length=length)
     if kind != "bpe":
         tok = _renumbered(tok)
+    return with_eos(tok)
+
+
+def with_eos(tok: Tokenizer) -> Tokenizer:
+    """`tok`, whose post-processor ends each encoded line with <eos> (encode with add_special_tokens=False for a
+    fragment: a prompt, a word). Set on tokenizers saved before it was part of them, so all compare equal."""
+    if tok.post_processor is None:
+        tok.post_processor = processors.TemplateProcessing(single=f"$A {EOS}", special_tokens=[(EOS, eos_id(tok))])
     return tok
 
 
@@ -103,9 +111,8 @@ def kind_of(tok: Tokenizer) -> str:
 
 
 def encode_lines(tok: Tokenizer, lines: list[str]) -> list[list[int]]:
-    """Ids of each line followed by <eos>."""
-    eos = eos_id(tok)
-    return [enc.ids + [eos] for enc in tok.encode_batch(lines, add_special_tokens=False)]
+    """Ids of each line followed by <eos> (the post-processor's)."""
+    return [enc.ids for enc in with_eos(tok).encode_batch(lines)]
 
 
 def decode(tok: Tokenizer, ids: Iterable[int]) -> str:
@@ -124,7 +131,7 @@ def _split(ids: list[int], sep: int) -> Iterator[list[int]]:
 
 
 def load_tokenizer(json_str: str) -> Tokenizer:
-    return Tokenizer.from_str(json_str)
+    return with_eos(Tokenizer.from_str(json_str))
 
 
 def word_spans(text: str) -> list[Span]:

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 from tokenizers import Tokenizer
 
-from lm.tokenizer import EOS, UNK, decode, encode_lines, eos_id, kind_of, train_tokenizer
+from lm.tokenizer import EOS, UNK, decode, encode_lines, eos_id, kind_of, load_tokenizer, train_tokenizer
 
 PTB = Path(__file__).resolve().parents[2] / "shared" / "data" / "ptb" / "train.txt"
 LINES = ["the cat sat on the mat", "naïve café — déjà vu", "日本語 テキスト ✓", "a  b   c"]
@@ -55,7 +55,16 @@ def test_word_level_with_split_punctuation_keeps_raw_text_small():
     plain = train_tokenizer("word", lines)
     split = train_tokenizer("word", lines, split_punctuation=True)
     assert "said." in plain.get_vocab() and "said." not in split.get_vocab()
-    assert split.encode('"Come here," he said.').tokens == ['"', "Come", "here", ",", '"', "he", "said", "."]
+    assert split.encode('"Come here," he said.', add_special_tokens=False).tokens == [
+        '"',
+        "Come",
+        "here",
+        ",",
+        '"',
+        "he",
+        "said",
+        ".",
+    ]
     varied = [f"{w}{p}" for w in ("he", "she", "said", "came", "here") for p in (".", ",", "!", ";", "")]
     assert train_tokenizer("word", varied, split_punctuation=True).get_vocab_size() == 2 + 5 + 4
     assert train_tokenizer("word", varied).get_vocab_size() == 2 + 25
@@ -72,8 +81,22 @@ def test_word_level_lowercase_merges_cases_when_training_and_encoding(tmp_path):
     assert "She" not in tok.get_vocab() and "she" in tok.get_vocab()
     tok.save(str(tmp_path / "t.json"))
     back = Tokenizer.from_file(str(tmp_path / "t.json"))
-    assert back.encode("SHE Said.").tokens == ["she", "said", "."]
-    assert UNK not in back.encode("He saw her.").tokens
+    assert back.encode("SHE Said.", add_special_tokens=False).tokens == ["she", "said", "."]
+    assert UNK not in back.encode("He saw her.", add_special_tokens=False).tokens
     from lm.probes.vocab import detect_style
 
     assert detect_style(back).lower
+
+
+@pytest.mark.parametrize("kind", ["word", "bpe", "char"])
+def test_the_post_processor_ends_a_line_with_eos_and_older_tokenizers_get_it_on_load(kind):
+    tok = train_tokenizer(kind, LINES)
+    eos = eos_id(tok)
+    line, fragment = tok.encode("the cat"), tok.encode("the cat", add_special_tokens=False)
+    assert line.ids == fragment.ids + [eos] and encode_lines(tok, ["the cat"]) == [line.ids]
+    saved_before = Tokenizer.from_str(tok.to_str())
+    saved_before.post_processor = None  # as tokenizer.json files written before the post-processor
+    old = saved_before.to_str()
+    assert Tokenizer.from_str(old).encode("the cat").ids == fragment.ids  # no <eos> without the post-processor
+    assert load_tokenizer(old).to_str() == tok.to_str()  # the same tokenizer to the resume check
+    assert encode_lines(Tokenizer.from_str(old), ["the cat"]) == [line.ids]

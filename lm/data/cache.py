@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from lm.console import watched
 from lm.data.sources import Source, digest
 from lm.errors import UserError
-from lm.tokenizer import encode_lines, train_tokenizer
+from lm.tokenizer import encode_lines, train_tokenizer, with_eos
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def tokenizer_for(source: Source, cfg: dict, cache_dir: Path) -> Tokenizer:
     path = cache_dir / "tokenizers" / f"{digest([source.key('train'), cfg])}.json"
     if path.is_file():
         try:
-            return Tokenizer.from_file(str(path))
+            return with_eos(Tokenizer.from_file(str(path)))
         except Exception as e:  # the tokenizers library raises a bare Exception for any bad file
             log.warning("tokenizer cache %s does not load (%s); training it again", path, _why(e))
     log.info("training the %s tokenizer on the training split (once; cached under %s)", cfg["kind"], path.parent)
