@@ -1,10 +1,10 @@
-"""What Hydra needs registered before it composes this project's configs."""
+"""What Hydra needs registered before it composes this project's configs, and reading list options."""
 
 from __future__ import annotations
 
 import os
 
-from omegaconf import OmegaConf
+from omegaconf import ListConfig, OmegaConf
 
 
 def register_resolvers() -> None:
@@ -12,3 +12,12 @@ def register_resolvers() -> None:
     start time so that runs started in the same second (parallel sweeps, job arrays) never share a directory."""
     if not OmegaConf.has_resolver("pid"):
         OmegaConf.register_new_resolver("pid", lambda: str(os.getpid()), use_cache=True)
+
+
+def as_list(value) -> list[str]:
+    """A list option as given on the command line: [a,b], a single value, or "a,b" (quoted, so Hydra keeps it)."""
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple, ListConfig)):
+        return [str(v) for v in value]
+    return [s.strip() for s in str(value).split(",") if s.strip()]

@@ -11,18 +11,20 @@ import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 from pytorch_lightning.loggers import WandbLogger
+from torchmetrics import MeanMetric
 
 from lm import rng
 from lm.checkpoint import FORMAT
 from lm.errors import Diverged
 from lm.model import RNNLM, cluster_share, count_parameters, detach_state, map_state
-from lm.ntasgd import NTASGD
+from lm.nonfinite import NonFiniteGuard
+from lm.ntasgd import NTASGD, swap_in_average
+from lm.perplexity import safe_exp
 from lm.regularizers.activation import activation_penalty, temporal_penalty
+from lm.schedules import step_with_scaled_lr
 from lm.tokenizer import load_tokenizer
 
 log = logging.getLogger(__name__)
-NONFINITE = ("stop", "skip")
-MAX_SKIPS = 100  # nonfinite=skip: this many non-finite steps in a row stop the run all the same
 
 
 def batch_rows(batch) -> int:  # batch: (inputs, targets), each (B, T)
@@ -50,20 +52,18 @@ class LanguageModel(pl.LightningModule):
         `ar` / `tar`: weights of activation / temporal activation regularisation (AWD's alpha / beta).
         `lr_bptt`: scale each step's learning rate by its chunk length / lr_bptt (AWD, with variable BPTT)."""
         super().__init__()
-        if nonfinite not in NONFINITE:
-            raise ValueError(f"nonfinite must be one of {NONFINITE}, got {nonfinite!r}")
+        self.guard = NonFiniteGuard(nonfinite)  # checks the mode before anything is built
         self.save_hyperparameters()
         self.model = RNNLM(**model)
         self.tokenizer = None  # set by train(); travels in the checkpoint
         self.run_config: dict = {}
         self._state = {}  # "train" / "eval": the recurrent state carried from chunk to chunk
-        self._nll = self._ntok = None
+        # mean NLL per token over a whole split, summed across batches and (under DDP) processes, in float64
+        self.eval_nll = MeanMetric(nan_strategy="disable").set_dtype(torch.float64)  # a NaN must reach the guard
         self._clock = None
         self._log_now = False
         self._resume = None  # what a resumed run sets right before its first step (lm/rng.py, carried state)
         self._monitored_at_save = None  # val/loss of a checkpoint written at an epoch's end
-        self._first_bad = None  # (2,) step of the first non-finite loss / gradient norm, -1: none; on the device
-        self._skips = self._skips_in_row = 0
         self._averaged = None  # NT-ASGD: the averaged weights are in place while this context is open
         self._chunk_len = 0  # this step's BPTT length (lr_bptt)
 
@@ -121,7 +121,7 @@ class LanguageModel(pl.LightningModule):
                 objective = objective + weight * value
                 if self._log_now:
                     self.log(f"train/{name}", value)  # unweighted; train/loss stays the NLL
-        if not self._finite(objective, 0):
+        if not self.guard.finite(objective, 0, self.global_step + 1, self.trainer.strategy):
             self._state.pop("train", None)  # the next chunk starts from a zero state, not a possibly broken one
             return None  # Lightning skips the backward pass and the optimizer step
         self.log("train/loss", loss, prog_bar=True)
@@ -129,63 +129,17 @@ class LanguageModel(pl.LightningModule):
             self.log("train/ppl", loss.detach().exp())
         return objective
 
-    # --- non-finite values: stop the run (default) or skip the step ------------------------------------------
-    def _finite(self, value: torch.Tensor, which: int) -> bool:
-        """`stop`: remember the first step whose value (0 loss, 1 gradient norm) is not finite, on the device,
-        no host sync; `check_finite` reads it on logging steps and before every checkpoint. `skip`: decide now
-        (one host sync per step, the price of skipping)."""
-        bad = ~torch.isfinite(value.detach())
-        if self.hparams.nonfinite == "stop":
-            if self._first_bad is None:
-                self._first_bad = torch.full((2,), -1, dtype=torch.long, device=value.device)
-            first = self._first_bad[which]
-            first.copy_(torch.where(bad & (first < 0), self.global_step + 1, first))
-            return True
-        # ranks must agree (a rank that skips its backward pass would leave the others waiting); the gradient
-        # norm is computed after the all-reduce, so it agrees already
-        bad = self.trainer.strategy.reduce_boolean_decision(bool(bad), all=False) if which == 0 else bool(bad)
-        if not bad:
-            if which == 1:  # the step went through
-                self._skips_in_row = 0
-            return True
-        self._skips += 1
-        self._skips_in_row += 1
-        if self._skips_in_row >= MAX_SKIPS:
-            raise Diverged(
-                f"training diverged: {MAX_SKIPS} steps in a row had a non-finite "
-                f"{('loss', 'gradient norm')[which]} (last at step {self.global_step + 1}); "
-                "try a lower optim.optimizer.lr or trainer.gradient_clip_val=0.25"
-            )
-        return False
-
-    def check_finite(self) -> None:
-        if self._first_bad is None:
-            return
-        loss_step, grad_step = self._first_bad.tolist()
-        if loss_step < 0 and grad_step < 0:
-            return
-        which, step = (
-            ("loss", loss_step)
-            if loss_step >= 0 and (grad_step < 0 or loss_step <= grad_step)
-            else ("gradient norm", grad_step)
-        )
-        raise Diverged(
-            f"training diverged: the {which} was not finite at step {step}; no checkpoint was written "
-            "from it. Try a lower optim.optimizer.lr, trainer.gradient_clip_val=0.25 or "
-            "trainer.precision=32-true, or nonfinite=skip to skip such steps"
-        )
-
     def on_train_batch_end(self, outputs, batch, batch_idx):
         # throughput since the last logged step; plain floats, no device sync
         start, tokens = self._clock or (time.perf_counter(), 0)  # None when resumed mid-epoch
         tokens += batch[0].numel() * self.trainer.world_size
         self._clock = (start, tokens)
         if self._log_now:
-            self.check_finite()
+            self.guard.check()
             now = time.perf_counter()
             self.log("train/tokens_per_s", tokens / max(now - start, 1e-9), prog_bar=True)
             if self.hparams.nonfinite == "skip":
-                self.log("train/skipped_steps", float(self._skips))
+                self.log("train/skipped_steps", float(self.guard.skips))
             self._clock = (now, 0)
         if 0 < self.trainer.max_steps <= self.global_step:
             # stopping at max_steps mid-epoch: asking to stop makes Lightning validate (and checkpoint) first
@@ -197,7 +151,7 @@ class LanguageModel(pl.LightningModule):
             return  # training_step skipped this step
         max_norm = gradient_clip_val if gradient_clip_val else math.inf
         norm = torch.nn.utils.clip_grad_norm_(self.parameters(), max_norm)
-        if not self._finite(norm, 1):
+        if not self.guard.finite(norm, 1, self.global_step + 1, self.trainer.strategy):
             for p in self.parameters():  # optimizers pass over parameters without a gradient: the step is skipped
                 p.grad = None
             return
@@ -210,21 +164,17 @@ class LanguageModel(pl.LightningModule):
             self._averaged = opt.averaged()
             self._averaged.__enter__()
         self._state.pop("eval", None)
-        self._nll = torch.zeros((), dtype=torch.float64, device=self.device)
-        self._ntok = 0
+        self.eval_nll.reset()
 
     def _eval_step(self, batch):
         tokens, targets = batch
-        self._nll += self._forward_nll(tokens, targets, "eval")[0].sum().double()
-        self._ntok += targets.numel()
+        self.eval_nll.update(self._forward_nll(tokens, targets, "eval")[0].double())
 
     def _eval_end(self, stage):
         if self._averaged is not None:  # back to the iterates
             self._averaged.__exit__(None, None, None)
             self._averaged = None
-        nll = self.trainer.strategy.reduce(self._nll, reduce_op="sum")
-        ntok = self.trainer.strategy.reduce(torch.tensor(float(self._ntok), device=self.device), reduce_op="sum")
-        loss = (nll / ntok).float()
+        loss = self.eval_nll.compute().float()
         self.log(f"{stage}/loss", loss, prog_bar=stage == "val")
         self.log(f"{stage}/ppl", loss.exp(), prog_bar=stage == "val")
         if stage == "val" and not self.trainer.sanity_checking:
@@ -277,21 +227,7 @@ class LanguageModel(pl.LightningModule):
     def optimizer_step(self, epoch, batch_idx, optimizer, optimizer_closure=None):
         if not self.hparams.lr_bptt:
             return super().optimizer_step(epoch, batch_idx, optimizer, optimizer_closure)
-        # AWD with variable BPTT: a chunk of length T steps with lr * T / bptt, so each token weighs the same;
-        # the closure (forward, backward, clipping) runs inside step(), so the scaled rate is set after it
-        base = [group["lr"] for group in optimizer.param_groups]
-
-        def closure():
-            loss = optimizer_closure()
-            for group, lr in zip(optimizer.param_groups, base):
-                group["lr"] = lr * self._chunk_len / self.hparams.lr_bptt
-            return loss
-
-        try:
-            return optimizer.step(closure=closure)
-        finally:
-            for group, lr in zip(optimizer.param_groups, base):
-                group["lr"] = lr
+        return step_with_scaled_lr(optimizer, optimizer_closure, lambda: self._chunk_len / self.hparams.lr_bptt)
 
     def configure_optimizers(self):
         optimizer = instantiate(self.hparams.optimizer)(params=self.parameters())
@@ -324,7 +260,7 @@ class LanguageModel(pl.LightningModule):
     # resuming needs more: the generators' states, the state carried into the next chunk, the W&B run, and at an
     # epoch's end the monitored value (above)
     def on_save_checkpoint(self, checkpoint):
-        self.check_finite()
+        self.guard.check()
         if not torch.stack([torch.isfinite(p).all() for p in self.parameters()]).all():
             raise Diverged(
                 f"training diverged: the weights are not finite at step {self.global_step}; no checkpoint "
@@ -351,15 +287,8 @@ class LanguageModel(pl.LightningModule):
     def _put_average(self, state_dict: dict) -> dict | None:
         """NT-ASGD: the checkpoint's weights become the averaged ones (what generation, probes and tests load);
         the iterates, which training resumes from, are returned to be kept beside them."""
-        average = opt.average() if (opt := self._ntasgd()) else {}
-        if not average:
-            return None
-        by_param = {id(p): ax for p, ax in average.items()}
-        iterate = {}
-        for key, p in self.state_dict(keep_vars=True).items():  # a tied weight appears under both its keys
-            if id(p) in by_param:
-                iterate[key], state_dict[key] = state_dict[key], by_param[id(p)].detach().clone()
-        return iterate
+        opt = self._ntasgd()
+        return swap_in_average(opt.average(), self.state_dict(keep_vars=True), state_dict) if opt else None
 
     def on_load_checkpoint(self, checkpoint):
         self.tokenizer = load_tokenizer(checkpoint["lm"]["tokenizer_json"])
@@ -369,8 +298,3 @@ class LanguageModel(pl.LightningModule):
         if iterate and self._trainer is not None and self.trainer.state.fn == "fit":  # resume from the iterates
             checkpoint["state_dict"].update(iterate)
         self._monitored_at_save = (self._resume or {}).get("epoch_end")
-
-
-def safe_exp(x: float) -> float:
-    """Perplexity from a mean NLL: inf, not an OverflowError, for a diverged model."""
-    return math.exp(x) if x < 709 else math.inf

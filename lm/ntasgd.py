@@ -99,3 +99,17 @@ class NTASGD(torch.optim.SGD):
         if extra is not None:
             self.history = list(extra["history"])
             self.averaging, self.averaged_steps = extra["averaging"], extra["averaged_steps"]
+
+
+def swap_in_average(average: dict, params: dict, state_dict: dict) -> dict | None:
+    """Put the averaged weights (`average`: parameter -> its average) into a checkpoint's `state_dict` and return
+    the iterates they replace (None before the switch); `params`: the module's state_dict(keep_vars=True), whose
+    tensors are the parameters (a tied weight appears under both its keys)."""
+    if not average:
+        return None
+    by_param = {id(p): ax for p, ax in average.items()}
+    iterate = {}
+    for key, p in params.items():
+        if id(p) in by_param:
+            iterate[key], state_dict[key] = state_dict[key], by_param[id(p)].detach().clone()
+    return iterate

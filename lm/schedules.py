@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
@@ -76,3 +77,22 @@ def warmup_cosine(
     """lr rises linearly over `warmup_steps`, then follows half a cosine from lr down to lr * final_ratio at
     `total_steps` (or after `total_minutes` of training) and stays there."""
     return _Schedule(optimizer, WarmupCosine(total_steps, warmup_steps, final_ratio, total_minutes))
+
+
+def step_with_scaled_lr(optimizer: Optimizer, closure: Callable, scale: Callable[[], float]):
+    """optimizer.step with every group's lr multiplied by scale() for this step only. AWD's variable BPTT scales
+    by chunk length / bptt, so each token weighs the same; the closure (forward, backward, clipping) runs inside
+    step() and sets the chunk length, so the rate is scaled after it."""
+    base = [group["lr"] for group in optimizer.param_groups]
+
+    def scaled():
+        loss = closure()
+        for group, lr in zip(optimizer.param_groups, base):
+            group["lr"] = lr * scale()
+        return loss
+
+    try:
+        return optimizer.step(closure=scaled)
+    finally:
+        for group, lr in zip(optimizer.param_groups, base):
+            group["lr"] = lr

@@ -24,7 +24,9 @@ from lm.data.datamodule import LMDataModule
 from lm.device import cpu_has_bf16, set_threads
 from lm.errors import UserError
 from lm.model import SHAPE_ARGS, count_parameters
-from lm.module import LanguageModel, safe_exp
+from lm.module import LanguageModel
+from lm.perplexity import safe_exp
+from lm.tokenizer import load_tokenizer
 from lm.tracking import make_loggers, summarise_minima
 
 log = logging.getLogger(__name__)
@@ -46,7 +48,7 @@ def check_compatible(path: Path, module: LanguageModel) -> dict:
     """Resuming needs the same tokenizer, model shape and optimizer; say which differs instead of a traceback.
     Settings that are not shapes (dropout, ...) may change. Returns the checkpoint."""
     ckpt = checkpoint.read(path)
-    if ckpt["lm"]["tokenizer_json"] != module.tokenizer.to_str():
+    if load_tokenizer(ckpt["lm"]["tokenizer_json"]).to_str() != module.tokenizer.to_str():
         raise UserError(
             f"{path} was trained with another tokenizer or vocabulary than this config gives; "
             "resume with the data/tokenizer settings of that run, or drop ckpt_path to start afresh"
@@ -224,7 +226,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("test", True) and not trainer.fast_dev_run:
         results = trainer.test(module, datamodule=data, ckpt_path=best or None, verbose=False)
         metrics.update({k: float(v) for k, v in results[0].items()})
-        for cb in callbacks:  # the probe suites that ran on the tested checkpoint (lm.probes.callback)
+        for cb in callbacks:  # the probe suites that ran on the tested checkpoint (lm.callbacks.probes)
             metrics.update({k: v for k, v in getattr(cb, "metrics", {}).items() if k.count("/") == 2})
     for lg in loggers:
         if isinstance(lg, WandbLogger):  # close the run now, so the summary below is the last thing printed

@@ -3,6 +3,7 @@ import os
 import pytest
 import torch
 
+from lm.data.lexicon import load_lexicon
 from lm.model import RNNLM
 from lm.tokenizer import train_tokenizer
 
@@ -20,6 +21,11 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def grammar_tokenizer():
+    return train_tokenizer("word", [" ".join(load_lexicon().vocab)])  # every word the grammar can emit
 
 
 @pytest.fixture

@@ -1,6 +1,3 @@
-import json
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -8,15 +5,13 @@ from types import SimpleNamespace
 import pytest
 import pytorch_lightning as pl
 import torch
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from lm.cli.generate import quote_text_overrides
+from lm.callbacks.samples import GenerateSamples
 from lm.fast_decode import make_engine
 from lm.generation import TextStream, encode_prompt, generate
 from lm.model import RNNLM
-from lm.sample_callback import GenerateSamples
 from lm.tokenizer import decode, encode_lines, train_tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -235,7 +230,7 @@ def test_callback_logs_a_growing_table_every_n_epochs(tiny_model, word_tokenizer
 
 def test_callback_without_wandb_logs_text(tiny_model, word_tokenizer, caplog):
     cb = GenerateSamples(prompts=["the"], every_n_epochs=1, max_new_tokens=3)
-    with caplog.at_level("INFO", logger="lm.sample_callback"):
+    with caplog.at_level("INFO", logger="lm.callbacks.samples"):
         cb.on_validation_epoch_end(fake_trainer(0), SimpleNamespace(model=tiny_model, tokenizer=word_tokenizer))
     assert "sample (epoch 0" in caplog.text
 
@@ -278,86 +273,3 @@ def test_callback_config_instantiates_and_zero_turns_it_off():
     cfg = OmegaConf.load(ROOT / "conf" / "callbacks" / "samples.yaml")
     cb = instantiate(cfg.samples, every_n_epochs=0)
     assert isinstance(cb, GenerateSamples) and not cb.due(fake_trainer(0))
-
-
-# --- the command line --------------------------------------------------------------------------------------
-
-
-def run_script(*args, cwd):
-    return subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "generate.py"), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def assert_one_line_error(proc, *words):
-    assert proc.returncode != 0
-    last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: ") and all(w in last for w in words), proc.stderr
-    assert "Traceback" not in proc.stderr
-
-
-@pytest.mark.parametrize(
-    "args, words",
-    [
-        (["ckpt=missing.ckpt"], ["no checkpoint", "missing.ckpt"]),
-        (["ckpt=notes.txt"], ["not a checkpoint", "notes.txt"]),
-        (["temperature=0"], ["temperature"]),
-        (["top_p=0"], ["top_p"]),
-        (["top_p=1.5"], ["top_p"]),
-        (["top_k=0"], ["top_k"]),
-        (["max_new_tokens=-1"], ["max_new_tokens"]),
-        (["prompt_file=empty.txt"], ["empty.txt", "empty"]),
-    ],
-)
-def test_script_bad_input_gives_one_line(tmp_path, tiny_checkpoint, args, words):
-    (tmp_path / "notes.txt").write_text("not a checkpoint\n")
-    (tmp_path / "empty.txt").write_text("\n\n")
-    assert_one_line_error(run_script(f"ckpt={tiny_checkpoint}", *args, cwd=tmp_path), *words)
-
-
-def test_script_streams_text_and_warns_about_unknown_words(tmp_path, tiny_checkpoint, tiny_model, word_tokenizer):
-    prompt = "the zebra, the café"  # a comma and a non-ASCII letter: Hydra needs them quoted, the script does it
-    proc = run_script(f"ckpt={tiny_checkpoint}", f"prompt={prompt}", "max_new_tokens=12", "seed=3", cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    with pytest.warns(UserWarning):
-        (s,) = generate(tiny_model, word_tokenizer, prompt, max_new_tokens=12, seed=3)
-    assert proc.stdout.rstrip("\n") == (prompt + s.text).rstrip("\n") and len(s.ids) == 12
-    assert "warning:" in proc.stderr and "'zebra,', 'café'" in proc.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.ckpt"]  # no outputs/ or .hydra/ left behind
-
-
-@pytest.mark.parametrize("text", ["café, crème", "it's", "back\\slash", "end\\", "a\\'b", "q''q", "日本 🙂"])
-def test_text_overrides_reach_hydra_verbatim(text):
-    (arg,) = quote_text_overrides([f"prompt={text}"])
-    assert OverridesParser.create().parse_override(arg).value() == text
-    assert quote_text_overrides(["prompt='a, b'", "prompt=null", "top_k=5"]) == [
-        "prompt='a, b'",
-        "prompt=null",
-        "top_k=5",
-    ]
-
-
-def test_script_writes_jsonl_for_a_prompt_file(tmp_path, tiny_checkpoint, tiny_model, word_tokenizer):
-    (tmp_path / "prompts.txt").write_text("the cat\n\na dog\n")
-    proc = run_script(
-        f"ckpt={tiny_checkpoint}",
-        "prompt_file=prompts.txt",
-        "num_samples=2",
-        "max_new_tokens=8",
-        "top_p=0.9",
-        "seed=5",
-        "output=out/s.jsonl",
-        "engine=reference",
-        cwd=tmp_path,
-    )
-    assert proc.returncode == 0, proc.stderr
-    records = [json.loads(line) for line in (tmp_path / "out" / "s.jsonl").read_text().splitlines()]
-    assert [(r["prompt"], r["seed"]) for r in records] == [("the cat", 5), ("the cat", 6), ("a dog", 5), ("a dog", 6)]
-    assert set(records[0]) >= {"prompt", "sample", "tokens", "mean_logprob"} and len(records[0]["tokens"]) == 8
-    again = generate(tiny_model, word_tokenizer, "a dog", max_new_tokens=8, top_p=0.9, seed=6, engine="reference")
-    assert records[3]["sample"] == again[0].text
-    assert records[3]["mean_logprob"] == pytest.approx(again[0].mean_logprob, abs=1e-5)

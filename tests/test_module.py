@@ -188,7 +188,7 @@ def test_nonfinite_skip_leaves_the_weights_untouched_on_those_steps_and_counts_t
     poison_loss(module, every=3)
     trainer = fit(module, dm)
     steps = trainer.global_step
-    assert module._skips == steps // 3 > 3
+    assert module.guard.skips == steps // 3 > 3
     assert all(torch.isfinite(p).all() for p in module.parameters())
 
 
@@ -196,7 +196,7 @@ def test_nonfinite_skip_every_step_changes_nothing_and_stops_after_many_in_a_row
     import pytest
 
     from lm.errors import Diverged
-    from lm.module import MAX_SKIPS
+    from lm.nonfinite import MAX_SKIPS
 
     dm, module = tiny_setup(tmp_path, batch_size=1)
     module = LanguageModel(module.hparams.model, SGD, None, nonfinite="skip")
@@ -205,7 +205,7 @@ def test_nonfinite_skip_every_step_changes_nothing_and_stops_after_many_in_a_row
     poison_loss(module, every=1)
     with pytest.raises(Diverged, match=f"{MAX_SKIPS} steps in a row had a non-finite loss"):
         fit(module, dm)
-    assert module._skips == MAX_SKIPS
+    assert module.guard.skips == MAX_SKIPS
     assert all(torch.equal(before[k], v) for k, v in module.state_dict().items())
 
 

@@ -9,9 +9,9 @@ import torch
 
 from cli import run_script, tiny_train_args
 from lm import checkpoint
+from lm.callbacks.probes import CURVE_FILE, ProbeCallback
 from lm.data.grammar import generate_text
 from lm.model import RNNLM
-from lm.probes.callback import CURVE_FILE, ProbeCallback
 from lm.tokenizer import train_tokenizer
 
 

@@ -11,10 +11,10 @@ from omegaconf import OmegaConf
 
 from cli import ROOT, run_script
 from conftest import write_checkpoint
+from lm.callbacks.probes import ProbeCallback
 from lm.data.grammar import generate_text
 from lm.model import RNNLM
-from lm.probes.callback import ProbeCallback
-from lm.probes.perplexity import stream_perplexity
+from lm.perplexity import stream_perplexity
 from lm.tokenizer import encode_lines, train_tokenizer
 
 BUILTIN_CONFIG = {

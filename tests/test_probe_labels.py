@@ -4,10 +4,13 @@ from pathlib import Path
 
 import pytest
 
+from conftest import write_checkpoint
+from lm.errors import UserError
 from lm.model import RNNLM
 from lm.probes import engine
 from lm.probes.engine import common_precision
-from lm.probes.labels import RunInfo, path_labels, run_info, run_labels
+from lm.results.checkpoints import load_labelled
+from lm.results.labels import RunInfo, path_labels, run_info, run_labels
 
 
 def runs(*specs):
@@ -62,3 +65,18 @@ def test_side_by_side_checkpoints_share_the_most_exact_precision(monkeypatch):
     assert common_precision("fp32", [big]) == "fp32" and common_precision("bf16", [small, big]) == "bf16"
     with pytest.raises(ValueError, match="precision"):
         common_precision("fp16", [small])
+
+
+def test_a_sweep_folder_loads_every_run_in_job_order_named_by_its_overrides(tmp_path, tiny_model, word_tokenizer):
+    sweep = tmp_path / "rnn_vs_lstm" / "multirun_t"
+    for job, cell in ((10, "lstm"), (2, "gru"), (0, "rnn")):
+        run = sweep / str(job)
+        (run / "checkpoints").mkdir(parents=True)
+        (run / ".hydra").mkdir()
+        (run / ".hydra" / "overrides.yaml").write_text(f"- experiment=rnn_vs_lstm\n- model.cell={cell}\n")
+        write_checkpoint(run / "checkpoints" / "best.ckpt", tiny_model, word_tokenizer, {"name": "rnn_vs_lstm"})
+    loaded = load_labelled([str(sweep)])
+    assert [x.path.parent.parent.name for x in loaded] == ["0", "2", "10"]  # numbers sort as numbers
+    assert [x.label for x in loaded] == [f"rnn_vs_lstm[model.cell={c}]" for c in ("rnn", "gru", "lstm")]
+    with pytest.raises(UserError, match="distinct names"):
+        load_labelled([str(sweep)], labels=["a", "b", "a"])

@@ -4,8 +4,10 @@ import math
 
 import pytest
 
-from lm.probes.report import accuracy_by, format_table, guess_fields, suite_rows, wilson_interval
+from lm.probes.report import accuracy_by, guess_fields, suite_rows
 from lm.probes.wandb_runs import probe_metrics, run_id, training_run
+from lm.results.stats import wilson_interval
+from lm.results.tables import accuracy_table
 
 
 def test_wilson_interval_matches_known_values():
@@ -50,7 +52,7 @@ def test_suite_rows_and_guessed_fields():
 
 def test_table_puts_checkpoints_side_by_side():
     rows = [{"ckpt": ck, "suite": "agr"} | r for ck in ("a", "b") for r in suite_rows(ITEMS, ["c"])]
-    table = format_table(rows)
+    table = accuracy_table(rows)
     head, _, first, second, third = table.splitlines()
     assert head.split() == ["suite", "condition", "a", "b"]
     assert first.startswith("agr") and "0.667 [" in first and "n=3 oov=1" in first

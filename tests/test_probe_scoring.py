@@ -54,21 +54,24 @@ def test_sentence_logprob_is_the_sum_of_token_logprobs_after_eos(word_tokenizer,
     scorer = Scorer(tiny_model, word_tokenizer, "fp32")
     eos = eos_id(word_tokenizer)
     for text in ["the cat sees the dog", "a dog"]:
-        ids = [eos] + word_tokenizer.encode(text).ids + [eos]
+        ids = [eos] + word_tokenizer.encode(text, add_special_tokens=False).ids + [eos]
         assert scorer.sentence_logprobs([text])[0] == pytest.approx(by_hand(tiny_model, ids, 1), abs=1e-5)
     no_eos = Scorer(tiny_model, word_tokenizer, "fp32", end_with_eos=False)
-    ids = [eos] + word_tokenizer.encode("the cat").ids
+    ids = [eos] + word_tokenizer.encode("the cat", add_special_tokens=False).ids
     assert no_eos.sentence_logprobs(["the cat"])[0] == pytest.approx(by_hand(tiny_model, ids, 1), abs=1e-5)
 
 
 def test_continuation_is_scored_given_the_prefix_primed_with_eos(word_tokenizer, tiny_model):
     scorer = Scorer(tiny_model, word_tokenizer, "fp32")
     eos = eos_id(word_tokenizer)
-    prefix, cont = word_tokenizer.encode("the cat").ids, word_tokenizer.encode("sees the").ids
+    prefix, cont = (
+        word_tokenizer.encode("the cat", add_special_tokens=False).ids,
+        word_tokenizer.encode("sees the", add_special_tokens=False).ids,
+    )
     want = by_hand(tiny_model, [eos] + prefix + cont, 1 + len(prefix))
     assert scorer.continuation_logprobs(["the cat"], ["sees the"])[0] == pytest.approx(want, abs=1e-5)
     # an empty prefix: the continuation starts the line
-    want0 = by_hand(tiny_model, [eos] + word_tokenizer.encode("the").ids, 1)
+    want0 = by_hand(tiny_model, [eos] + word_tokenizer.encode("the", add_special_tokens=False).ids, 1)
     assert scorer.continuation_logprobs([""], ["the"])[0] == pytest.approx(want0, abs=1e-5)
     with pytest.raises(ValueError, match="prefixes and continuations"):
         scorer.continuation_logprobs(["a"], [])
@@ -139,12 +142,14 @@ def test_char_models_sum_the_characters_of_a_word_after_the_joining_space():
     model = tiny(tok)
     eos = eos_id(tok)
     (enc,) = PairEncoder(tok).encode([Pair("dog", ("cat",), "the")])
-    assert enc.context == (eos, *tok.encode("the ").ids) and enc.sides == (
-        tuple(tok.encode("dog").ids),
-        tuple(tok.encode("cat").ids),
+    assert enc.context == (eos, *tok.encode("the ", add_special_tokens=False).ids) and enc.sides == (
+        tuple(tok.encode("dog", add_special_tokens=False).ids),
+        tuple(tok.encode("cat", add_special_tokens=False).ids),
     )
     got = Scorer(model, tok, "fp32").continuation_logprobs(["the"], ["dog"])[0]
-    assert got == pytest.approx(by_hand(model, [eos] + tok.encode("the dog").ids, 5), abs=1e-5)
+    assert got == pytest.approx(
+        by_hand(model, [eos] + tok.encode("the dog", add_special_tokens=False).ids, 5), abs=1e-5
+    )
 
 
 def test_bpe_continuations_carry_their_leading_space():
@@ -152,9 +157,9 @@ def test_bpe_continuations_carry_their_leading_space():
     model = tiny(tok)
     eos = eos_id(tok)
     (enc,) = PairEncoder(tok).encode([Pair("runs", ("run",), "the dog")])
-    assert enc.context == (eos, *tok.encode("the dog").ids)
+    assert enc.context == (eos, *tok.encode("the dog", add_special_tokens=False).ids)
     assert tok.id_to_token(enc.sides[0][0]).startswith("Ġ") and tok.id_to_token(enc.sides[1][0]).startswith("Ġ")
-    assert enc.context + enc.sides[0] == (eos, *tok.encode("the dog runs").ids)
+    assert enc.context + enc.sides[0] == (eos, *tok.encode("the dog runs", add_special_tokens=False).ids)
     got = Scorer(model, tok, "fp32").continuation_logprobs(["the dog"], ["runs"])[0]
     n = len(enc.context)
     assert got == pytest.approx(by_hand(model, list(enc.context + enc.sides[0]), n), abs=1e-5)
@@ -209,8 +214,8 @@ class Bigram(nn.Module):
 
 
 def test_stub_model_gives_exact_accuracies_and_group_counts(word_tokenizer):
-    from lm.probes.evaluate import score_suite
     from lm.probes.records import Suite
+    from lm.probes.suite_scoring import score_suite
 
     tok = word_tokenizer
     i = tok.token_to_id
@@ -236,5 +241,8 @@ def test_a_prefix_ending_a_line_is_followed_without_a_space():
     tok = train_tokenizer("bpe", LINES * 5, vocab_size=300)
     eos = eos_id(tok)
     (enc,) = PairEncoder(tok).encode([Pair("the", ("a",), "the dog runs .<eos>")])
-    assert enc.context == (eos, *tok.encode("the dog runs .").ids, eos)
-    assert enc.sides == (tuple(tok.encode("the").ids), tuple(tok.encode("a").ids))  # no "Ġ": a line starts
+    assert enc.context == (eos, *tok.encode("the dog runs .", add_special_tokens=False).ids, eos)
+    assert enc.sides == (
+        tuple(tok.encode("the", add_special_tokens=False).ids),
+        tuple(tok.encode("a", add_special_tokens=False).ids),
+    )  # no "Ġ": a line starts

@@ -11,10 +11,10 @@ import torch
 from cli import run_script
 from conftest import write_checkpoint
 from lm.probes.engine import LogProbEngine
-from lm.probes.evaluate import score_suite
 from lm.probes.readers import read_suites
 from lm.probes.regions import score_items
 from lm.probes.scoring import Scorer
+from lm.probes.suite_scoring import score_suite
 from lm.probes.surprisal import SurprisalScorer
 from test_probe_scoring import Bigram
 from test_readers import gym_suite, region, write_gym, write_linzen, write_tab

@@ -152,6 +152,8 @@ def test_wandb_offline_run_holds_the_logged_metrics_and_a_resume_continues_it(tm
     assert all(k.endswith("/acc") and ("=" not in k or "/range=" in k) for k in probe_keys), probe_keys
     assert logged["probe/results"]["_type"] == "table-file" and logged["probe/results"]["nrows"] > len(probe_keys)
     assert list(run_dir.glob("files/media/images/probe/plot/agreement_distance_*.png"))
+    (gates_png,) = run_dir.glob("files/media/images/probe/plot/gates_*.png")  # the lecture's gates on one sentence
+    assert gates_png.read_bytes()[:4] == b"\x89PNG"
     # the summary holds the best validation, not the last one
     losses = val_losses(tmp_path / "run")
     assert len(losses) == 2 and logged["val/loss"] == {"min": pytest.approx(min(losses), abs=1e-4)}

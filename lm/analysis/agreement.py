@@ -16,6 +16,7 @@ import torch
 
 from lm.analysis.items import Item
 from lm.cells import explicit_features
+from lm.results.stats import wilson_interval
 
 Features = Callable[[torch.Tensor], torch.Tensor]  # tokens (B, T) -> (B, T, D)
 
@@ -99,15 +100,6 @@ def margins(model, items: Sequence[Item], features: Features | None = None, chun
     return torch.cat(out).numpy() if out else np.zeros(0)
 
 
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson interval of a proportion k / n."""
-    if n == 0:
-        return math.nan, math.nan
-    p = k / n
-    mid, half = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return (mid - half) / (1 + z * z / n), (mid + half) / (1 + z * z / n)
-
-
 def by_distance(distances: Sequence[int], correct: Sequence[bool], bin_width: int = 1) -> list[dict]:
     """Accuracy per distance bin: [{lo, hi, n, acc, ci_lo, ci_hi}], bins [lo, hi] of bin_width words."""
     d, c = np.asarray(distances), np.asarray(correct, dtype=bool)
@@ -117,7 +109,7 @@ def by_distance(distances: Sequence[int], correct: Sequence[bool], bin_width: in
         sel = (d >= lo) & (d <= hi)
         n, k = int(sel.sum()), int(c[sel].sum())
         if n:
-            ci = wilson(k, n)
+            ci = wilson_interval(k, n)
             rows.append({"lo": lo, "hi": hi, "n": n, "acc": k / n, "ci_lo": ci[0], "ci_hi": ci[1]})
     return rows
 
@@ -135,8 +127,8 @@ def long_range_verdict(results: dict[str, dict], long_from: int) -> str:
     for a in lstms:
         for b in rnns:
             (pa, na, _), (pb, nb, _) = acc[a], acc[b]
-            lo_a, _ = wilson(round(pa * na), na)
-            _, hi_b = wilson(round(pb * nb), nb)
+            lo_a, _ = wilson_interval(round(pa * na), na)
+            _, hi_b = wilson_interval(round(pb * nb), nb)
             if lo_a > hi_b:
                 lines.append(
                     f"{a} (LSTM) stays above {b} (RNN) at long distances: {pa:.3f} vs {pb:.3f} (95% intervals apart)"

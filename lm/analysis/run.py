@@ -18,25 +18,20 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from lm import checkpoint
 from lm.analysis.gates import require_cell
-from lm.analysis.report import Section, write_json
+from lm.analysis.report import Section
 from lm.analysis.sections import RUNNERS, SUPPORTED, Ckpt
+from lm.config import as_list
 from lm.device import set_threads
 from lm.errors import UserError
+from lm.results.checkpoints import load_labelled
+from lm.results.files import write_json
 from lm.tracking import ensure_wandb_mode
 
 ANALYSES = tuple(RUNNERS)
-
-
-def as_list(value) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, (list, tuple, ListConfig)):
-        return [str(v) for v in value]
-    return [s.strip() for s in str(value).split(",") if s.strip()]
 
 
 def parse_analyses(value) -> tuple[list[str], bool]:
@@ -53,23 +48,6 @@ def parse_analyses(value) -> tuple[list[str], bool]:
     return [n for n in ANALYSES if n in names], True
 
 
-def expand_ckpts(specs: Sequence[str]) -> list[str]:
-    """A sweep folder (outputs/<name>/multirun_<time>) stands for every run in it, in job order."""
-    out = []
-    for spec in specs:
-        p = Path(spec).expanduser()
-        runs = (
-            []
-            if not p.is_dir() or (p / checkpoint.CKPT_DIR).is_dir() or any(p.glob("*.ckpt"))
-            else [d for d in p.iterdir() if d.is_dir() and (d / checkpoint.CKPT_DIR).is_dir()]
-        )
-        out += [
-            str(d)
-            for d in sorted(runs, key=lambda d: (not d.name.isdigit(), int(d.name) if d.name.isdigit() else 0, d.name))
-        ] or [spec]
-    return out
-
-
 def run_dir_of(path: Path) -> Path:
     return path.parent.parent if path.parent.name == checkpoint.CKPT_DIR else path.parent
 
@@ -78,26 +56,14 @@ def safe(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", label).strip("_") or "model"
 
 
-def default_labels(cells: Sequence[str], paths: Sequence[Path]) -> list[str]:
-    """The cell type when that tells the checkpoints apart (rnn, lstm), else cell_<run folder>."""
-    if len(set(cells)) == len(cells):
-        return list(cells)
-    labels = [f"{c}_{run_dir_of(p).name}" for c, p in zip(cells, paths)]
-    return labels if len(set(labels)) == len(labels) else [f"{c}_{i}" for i, c in enumerate(cells)]
-
-
 def load_ckpts(specs: Sequence[str], labels: Sequence[str] | None, grammar: dict | None) -> list[Ckpt]:
-    if not specs:
-        raise UserError("ckpt is empty: give ckpt=PATH or ckpt=[PATH1,PATH2]")
-    loaded = [checkpoint.load(s) for s in expand_ckpts(specs)]
-    names = list(labels) if labels else default_labels([x.model.cell for x in loaded], [x.path for x in loaded])
-    if len(names) != len(loaded) or len({safe(n) for n in names}) != len(names):
-        raise UserError(f"labels must give {len(loaded)} distinct names, one per checkpoint; got {names}")
     out = []
-    for name, x in zip(names, loaded):
+    for x in load_labelled(list(specs), list(labels) if labels else None):
         data = x.config.get("data") or {}
         g = grammar if grammar is not None else (data.get("grammar") or {}) if data.get("source") == "builtin" else {}
-        out.append(Ckpt(safe(name), x.path, x.model, x.tokenizer, dict(g), str(x.config.get("name") or "")))
+        out.append(Ckpt(safe(x.label), x.path, x.model, x.tokenizer, dict(g), str(x.config.get("name") or "")))
+    if len({ck.label for ck in out}) != len(out):  # file names: labels that differ only in punctuation clash
+        raise UserError(f"labels must stay distinct as file names; got {[ck.label for ck in out]}: set labels=")
     return out
 
 
@@ -150,7 +116,7 @@ def analyze(cfg: DictConfig) -> dict:
         "seed": common["seed"],
         **{s.name: s.summary for s in sections},
     }
-    files = [write_json(out / "summary.json", summary)]
+    files = [write_json(summary, out / "summary.json")]
     if cfg.get("wandb", True):
         log_wandb(cfg, cks, sections, summary, out)
     print(f"== wrote {sum(len(s.files) for s in sections) + len(files)} files to {out}", flush=True)

@@ -15,9 +15,11 @@ from tokenizers import Tokenizer
 
 from lm.analysis import ablation, agreement, gates, gradients, plots, state_probes
 from lm.analysis.items import encode_sentences, grammar_items
-from lm.analysis.report import Section, format_table, write_csv
+from lm.analysis.report import Section
 from lm.errors import UserError
 from lm.model import RNNLM
+from lm.results.files import write_csv
+from lm.results.tables import format_table
 
 
 @dataclass
@@ -55,7 +57,7 @@ def run_agreement(cks: Sequence[Ckpt], s: dict, common: dict, out: Path) -> Sect
             "n": len(items),
             "acc_attractors": float(correct[attr].mean()) if attr.any() else None,
         }
-    sec.files.append(write_csv(out / "agreement.csv", rows))
+    sec.files.append(write_csv(rows, out / "agreement.csv"))
     sec.files.append(plots.agreement_plot(tables, out / "agreement.png"))
     sec.tables["agreement"] = rows
     sec.say("== agreement accuracy against distance (subject -> verb, words)")
@@ -95,8 +97,8 @@ def run_gradients(cks: Sequence[Ckpt], s: dict, common: dict, out: Path) -> Sect
         ]
         slope = gradients.decay_rate(tables[ck.label], s["min_n"])
         sec.summary[ck.label] = {"log10_slope_per_word": slope, "n": len(items)}
-    sec.files.append(write_csv(out / "gradients.csv", rows))
-    sec.files.append(write_csv(out / "gradients_items.csv", item_rows))
+    sec.files.append(write_csv(rows, out / "gradients.csv"))
+    sec.files.append(write_csv(item_rows, out / "gradients_items.csv"))
     shown = {label: [r for r in t if r["n"] >= s["min_n"]] for label, t in tables.items()}
     shown_words = {label: [r for r in t if r["n"] >= s["min_n"]] for label, t in words.items()}
     sec.files.append(plots.gradient_plot(shown, out / "gradients.png", shown_words))
@@ -128,7 +130,7 @@ def run_gates(cks: Sequence[Ckpt], s: dict, common: dict, out: Path) -> Section:
                     {n: v.numpy() for n, v in tr.items()}, tokens, out / f"gates_{ck.label}_{k}.png", s["max_units"]
                 )
             )
-        sec.files.append(write_csv(out / f"gates_{ck.label}.csv", rows))
+        sec.files.append(write_csv(rows, out / f"gates_{ck.label}.csv"))
         sec.say(
             f"== [{ck.label}] gates and states of {len(encoded)} sentence(s): {len(rows)} rows in "
             f"gates_{ck.label}.csv (sentence, layer, unit, position, token, f, i, c_tilde, c, o, h)"
@@ -139,8 +141,8 @@ def run_gates(cks: Sequence[Ckpt], s: dict, common: dict, out: Path) -> Section:
             sec.say(f"[{ck.label}] subject change skipped: {e}")
             continue
         summary, units = gates.subject_change(ck.model, items, s["top_units"])
-        sec.files.append(write_csv(out / f"subject_change_{ck.label}.csv", summary))
-        sec.files.append(write_csv(out / f"subject_change_units_{ck.label}.csv", units))
+        sec.files.append(write_csv(summary, out / f"subject_change_{ck.label}.csv"))
+        sec.files.append(write_csv(units, out / f"subject_change_units_{ck.label}.csv"))
         sec.files.append(plots.subject_change_plot(summary, out / f"subject_change_{ck.label}.png", units))
         sec.tables[f"subject_change_{ck.label}"] = summary
         sec.say(f"== [{ck.label}] forget / input gates where the subject changes ({len(items)} lines)")
@@ -169,7 +171,7 @@ def run_probes(cks: Sequence[Ckpt], s: dict, common: dict, out: Path) -> Section
             l2=s["l2"],
             seed=common["seed"],
         )
-        sec.files.append(write_csv(out / f"probes_{ck.label}.csv", rows))
+        sec.files.append(write_csv(rows, out / f"probes_{ck.label}.csv"))
         sec.files.append(plots.probe_plot(rows, out / f"probes_{ck.label}.png", ck.label))
         sec.tables[f"probes_{ck.label}"] = rows
         sec.say(f"== [{ck.label}] state probes: held-out accuracy by position after the controller")
@@ -209,7 +211,7 @@ def run_ablation(cks: Sequence[Ckpt], s: dict, common: dict, out: Path) -> Secti
         layers = s.get("layers")
         units = ablation.all_units(ck.model, None if layers is None else list(layers))
         base, rows = ablation.rank_units(ck.model, items, units, max_rows=s["max_rows"])
-        sec.files.append(write_csv(out / f"ablation_{ck.label}.csv", rows))
+        sec.files.append(write_csv(rows, out / f"ablation_{ck.label}.csv"))
         sec.files.append(plots.ablation_plot(base, rows, out / f"ablation_{ck.label}.png", s["top_k"], ck.label))
         sec.tables[f"ablation_{ck.label}"] = rows[: s["top_k"]]
         sec.say(f"== [{ck.label}] unit ablation: {len(units)} units, {len(items)} agreement items")

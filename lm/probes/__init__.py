@@ -13,10 +13,11 @@ evaluate.py (the logic behind scripts/evaluate.py).
 
 from lm.probes.readers import read_suites
 from lm.probes.records import Pair, Suite, read_dir, read_jsonl
-from lm.probes.report import accuracy_by, wilson_interval
+from lm.probes.report import accuracy_by
 from lm.probes.scoring import Score, Scorer, pair_correct
 from lm.probes.suites import BUILTIN_SUITES, builtin_suite
 from lm.probes.surprisal import SurprisalScorer, TokenSurprisal, WordSurprisal
+from lm.results.stats import wilson_interval
 
 __all__ = [
     "Pair",

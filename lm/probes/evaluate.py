@@ -8,7 +8,7 @@
         plots/*.png      accuracy against distance / number of attractors, one line per checkpoint
         surprisal.tsv    task=surprisal: one row per word of `file` (lm/probes/word_table.py)
 
-Checkpoints are named by their training runs (lm/probes/labels.py) and scored at one precision, the most exact
+Checkpoints are named by their training runs (lm/results/labels.py) and scored at one precision, the most exact
 any of them resolves to (engine.common_precision).
 """
 
@@ -16,62 +16,32 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
-from lm import checkpoint
+from lm.config import as_list
 from lm.device import resolve_device, set_threads
 from lm.errors import UserError
 from lm.pointer import pointer_settings
 from lm.probes import catalog, word_table
 from lm.probes.engine import common_precision
-from lm.probes.labels import run_info, run_labels
 from lm.probes.plots import plot_suites
 from lm.probes.records import Suite
-from lm.probes.regions import RegionSuite, score_region_suite
-from lm.probes.report import clean_nans, format_table, guess_fields, suite_rows, suite_summary, write_csv, write_json
+from lm.probes.report import CSV_COLUMNS
 from lm.probes.scoring import Scorer
+from lm.probes.suite_scoring import score_suite
 from lm.probes.surprisal import SurprisalScorer
 from lm.probes.vocab import coverage, load_vocab
+from lm.results.checkpoints import Labelled, load_labelled
+from lm.results.files import clean, write_csv, write_json
+from lm.results.tables import accuracy_table
 
 TASKS = ("probes", "perplexity", "all", "surprisal")
 
 
-@dataclass
-class Checkpoint:
-    label: str
-    path: Path
-    model: torch.nn.Module
-    tokenizer: object
-    config: dict
-
-
-def as_list(value) -> list:
-    if value is None:
-        return []
-    if isinstance(value, (list, tuple, ListConfig)):
-        return [str(v) for v in value]
-    return [str(value)]
-
-
-def load_checkpoints(specs: list[str], device: torch.device, labels: list[str] | None = None) -> list[Checkpoint]:
-    if not specs:
-        raise UserError("ckpt is empty: give ckpt=PATH or ckpt=[PATH1,PATH2]")
-    loaded = []
-    for spec in specs:
-        loaded.append(checkpoint.load(spec, map_location=device))
-    names = labels or run_labels([run_info(x.path, x.config) for x in loaded])
-    if len(names) != len(loaded):
-        raise UserError(f"labels has {len(names)} names for {len(loaded)} checkpoints")
-    return [Checkpoint(n, x.path, x.model, x.tokenizer, x.config) for n, x in zip(names, loaded)]
-
-
-def suites_for(cfg: DictConfig, ckpts: list[Checkpoint]) -> tuple[dict[str, list[Suite]], list[dict]]:
+def suites_for(cfg: DictConfig, ckpts: list[Labelled]) -> tuple[dict[str, list[Suite]], list[dict]]:
     """The suites each checkpoint is scored on (files read once; built-ins written in each model's style),
     and the coverage of the vocabularies built-in suites use."""
     specs = as_list(cfg.probes)
@@ -118,36 +88,7 @@ def _distinct_names(suites: list[Suite]) -> None:
             s.name = f"{s.name}#{seen[s.name]}"
 
 
-def score_suite(scorer: Scorer, suite, group_by: list[str] | None) -> tuple[list[dict], list[dict], dict]:
-    """(result rows, scored items, summary) of one suite under one scorer; an item's "_record" is its line in
-    items.jsonl."""
-    if isinstance(suite, RegionSuite):
-        return score_region_suite(scorer, suite, group_by)
-    start = time.perf_counter()
-    scores = scorer.score(suite.pairs)
-    seconds = time.perf_counter() - start
-    items = []
-    for pair, s in zip(suite.pairs, scores):
-        items.append(pair.meta | {"correct": s.correct, "n_sides": 1 + len(pair.bad)})
-    fields = (
-        group_by
-        if group_by
-        else list(suite.group_by or guess_fields([{k: v for k, v in it.items() if k != "n_sides"} for it in items]))
-    )
-    rows = [{"suite": suite.name} | r for r in suite_rows(items, fields)]
-    summary = suite_summary(
-        suite, [s.correct for s in scores], Counter(w for s in scores for w in s.oov), seconds, scorer.precision
-    )
-    records = [
-        {"where": pair.where}
-        | pair.record()
-        | {"logprob_good": s.good, "logprob_bad": list(s.bad), "correct": s.correct, "oov": list(s.oov)}
-        for pair, s in zip(suite.pairs, scores)
-    ]
-    return rows, [it | {"_record": rec} for it, rec in zip(items, records)], summary
-
-
-def run_probes(cfg: DictConfig, ckpts: list[Checkpoint]) -> dict:
+def run_probes(cfg: DictConfig, ckpts: list[Labelled]) -> dict:
     suites, covered = suites_for(cfg, ckpts)
     group_by = as_list(cfg.group_by) or None
     precision = common_precision(cfg.precision, [c.model for c in ckpts])
@@ -168,7 +109,7 @@ def run_probes(cfg: DictConfig, ckpts: list[Checkpoint]) -> dict:
     return {"rows": rows, "summaries": summaries, "items": items, "coverage": covered}
 
 
-def run_surprisal(cfg: DictConfig, ckpts: list[Checkpoint]) -> list[dict]:
+def run_surprisal(cfg: DictConfig, ckpts: list[Labelled]) -> list[dict]:
     sentences = word_table.read_sentences(cfg.get("file"))
     precision = common_precision(cfg.precision, [c.model for c in ckpts])
     return [
@@ -180,8 +121,8 @@ def run_surprisal(cfg: DictConfig, ckpts: list[Checkpoint]) -> list[dict]:
     ]
 
 
-def run_perplexity(cfg: DictConfig, ckpts: list[Checkpoint]) -> list[dict]:
-    from lm.probes.perplexity import split_perplexity
+def run_perplexity(cfg: DictConfig, ckpts: list[Labelled]) -> list[dict]:
+    from lm.perplexity import split_perplexity
 
     p = cfg.perplexity
     pointer = pointer_settings(p.get("pointer"))
@@ -225,7 +166,7 @@ def write_items(items: dict, path: Path) -> Path:
         for suite, by_ckpt in items.items():
             for label, its in by_ckpt.items():
                 for it in its:
-                    f.write(json.dumps(clean_nans({"ckpt": label, "suite": suite} | it["_record"])) + "\n")
+                    f.write(json.dumps(clean({"ckpt": label, "suite": suite} | it["_record"])) + "\n")
     return path
 
 
@@ -246,7 +187,7 @@ def evaluate(cfg: DictConfig) -> dict:
     if cfg.task in ("perplexity", "all"):
         pointer_settings(cfg.perplexity.get("pointer"))  # bad settings stop the run before anything is loaded
     set_threads(cfg.threads)
-    ckpts = load_checkpoints(as_list(cfg.ckpt), resolve_device(cfg.device), as_list(cfg.labels) or None)
+    ckpts = load_labelled(as_list(cfg.ckpt), as_list(cfg.labels) or None, resolve_device(cfg.device))
     out_dir = Path(cfg.output_dir)
     result = {"probes": None, "perplexity": [], "surprisal": []}
     if cfg.task in ("probes", "all"):
@@ -270,7 +211,7 @@ def write_outputs(cfg: DictConfig, result: dict, out_dir: Path) -> dict[str, obj
         written["tsv"] = word_table.write_tsv(result["surprisal"], out_dir / "surprisal.tsv")
     probes = result["probes"]
     if probes:
-        written["csv"] = write_csv(probes["rows"], out_dir / "results.csv")
+        written["csv"] = write_csv(probes["rows"], out_dir / "results.csv", CSV_COLUMNS)
         if cfg.items:
             written["items"] = write_items(probes["items"], out_dir / "items.jsonl")
         if cfg.plots:
@@ -282,14 +223,14 @@ def write_outputs(cfg: DictConfig, result: dict, out_dir: Path) -> dict[str, obj
         "perplexity": result["perplexity"],
         "config": OmegaConf.to_container(cfg, resolve=True),
     }
-    written["json"] = write_json(clean_nans(summary), out_dir / "results.json")
+    written["json"] = write_json(summary, out_dir / "results.json")
     return written
 
 
 def report(result: dict, written: dict) -> None:
     probes = result["probes"]
     if probes:
-        print(format_table(probes["rows"]))
+        print(accuracy_table(probes["rows"]))
         for cov in probes["coverage"]:
             if cov["vocab"] == "english":
                 print(
@@ -322,7 +263,7 @@ def report(result: dict, written: dict) -> None:
     print("wrote " + "\n      ".join(shown))
 
 
-def publish_one(cfg: DictConfig, c: Checkpoint, result: dict, written: dict, out_dir: Path) -> str:
+def publish_one(cfg: DictConfig, c: Labelled, result: dict, written: dict, out_dir: Path) -> str:
     from lm.probes.wandb_runs import publish
 
     probes = result["probes"]

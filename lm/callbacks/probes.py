@@ -12,13 +12,14 @@
 
     callbacks:
       probes:
-        _target_: lm.probes.callback.ProbeCallback
+        _target_: lm.callbacks.probes.ProbeCallback
         suites: [agreement, gender, recall]
         every_n_steps: 200
 """
 
 from __future__ import annotations
 
+import copy
 import csv
 import logging
 import time
@@ -28,10 +29,14 @@ import pytorch_lightning as pl
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
 
+from lm.analysis import gates
+from lm.analysis import plots as analysis_plots
+from lm.analysis.items import encode_sentences
+from lm.errors import UserError
 from lm.probes import catalog
-from lm.probes.evaluate import score_suite
 from lm.probes.plots import plot_curves, plot_suites
 from lm.probes.scoring import Scorer
+from lm.probes.suite_scoring import score_suite
 from lm.probes.suites import BUILTIN_SUITES
 from lm.probes.vocab import load_vocab
 from lm.probes.wandb_runs import probe_metrics
@@ -56,6 +61,7 @@ class ProbeCallback(pl.Callback):
         key: str = "probe/results",
         every_n_steps: int = 0,
         curve_items: int = 200,
+        gate_sentence: str | None = None,
     ):
         """n_items <= 0 or no suites turns the callback off; every_n_steps <= 0 or curve_items <= 0 turns the
         curves off."""
@@ -70,6 +76,7 @@ class ProbeCallback(pl.Callback):
             int(curve_items), int(seed) + 1, int(max_phrases), int(max_distance)
         )
         self.every_n_steps = int(every_n_steps)
+        self.gate_sentence = gate_sentence
         self.vocab, self.precision, self.key = vocab, precision, key
         self.rows: list[dict] = []
         self.metrics: dict[str, float] = {}
@@ -176,10 +183,29 @@ class ProbeCallback(pl.Callback):
             plots = plot_suites(
                 {suite: {"model": its} for suite, its in items.items()}, Path(trainer.default_root_dir) / "plots"
             )
-            for png in plots:
+            gate_png = self._gate_plot(pl_module, Path(trainer.default_root_dir) / "plots")
+            for png in plots + ([gate_png] if gate_png else []):
                 logger.log_image(key=f"probe/plot/{png.stem}", images=[str(png)], step=trainer.global_step)
         summary = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k.count("/") == 2)
         log.info("probes: %s", summary)
+
+    def _gate_plot(self, pl_module, out_dir: Path) -> Path | None:
+        """The lecture's gates, unit by unit, along gate_sentence (an LSTM's; none when a word is not in the
+        vocabulary)."""
+        model, tokenizer = pl_module.model, pl_module.tokenizer
+        if not self.gate_sentence or model.cell != "lstm":
+            return None
+        try:
+            encoded = encode_sentences(tokenizer, [self.gate_sentence], "gate sentence")
+        except UserError as e:
+            log.info("no gate plot: %s", e)
+            return None
+        cpu = model if next(model.parameters()).device.type == "cpu" else copy.deepcopy(model).float().cpu()
+        was_training = cpu.training
+        (trace,) = gates.sentence_traces(cpu.eval(), encoded)
+        cpu.train(was_training)
+        tokens = [tokenizer.id_to_token(i) for i in encoded[0][0]]
+        return analysis_plots.gate_heatmap({n: v.numpy() for n, v in trace.items()}, tokens, out_dir / "gates.png", 32)
 
     def _score(self, pl_module, options, curve: bool = False, items: dict | None = None) -> list[dict]:
         config = getattr(pl_module, "run_config", {})

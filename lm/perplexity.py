@@ -85,3 +85,8 @@ def split_perplexity(
     except ValueError as e:
         raise UserError(f"{e}; use a larger text or a smaller perplexity.batch_size") from None
     return out | {"split": split, "file": file, "source": source.name}
+
+
+def safe_exp(x: float) -> float:
+    """Perplexity from a mean NLL: inf, not an OverflowError, for a diverged model."""
+    return math.exp(x) if x < 709 else math.inf
