@@ -31,5 +31,10 @@ def console_command(name: str) -> str:
     found = shutil.which(name)
     if found and Path(found).resolve() == exe.resolve():
         return name
-    path = os.path.relpath(exe)
-    return str(exe) if path.startswith("..") else path
+    return shown_path(exe)
+
+
+def shown_path(path: str | Path) -> str:
+    """A path as a user pastes it from here: relative under the working directory, absolute elsewhere."""
+    rel = os.path.relpath(Path(path).absolute())
+    return str(Path(path).absolute()) if rel.startswith("..") else rel

@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
 
-from lm.console import say
+from lm.console import console_command, say
 from lm.errors import UserError
 
 
@@ -46,8 +46,8 @@ def make_loggers(
             os.environ.setdefault("WANDB_QUIET", "true")  # no run history table at exit: our summary is last
             if mode == "offline":
                 say(
-                    f"W&B: no API key, logging offline; view with `wandb leet {run_dir}/wandb`, "
-                    f"upload later with `wandb sync {run_dir}/wandb/offline-run-*`"
+                    f"W&B: no API key, logging offline; view with `{console_command('wandb')} leet {run_dir}/wandb`, "
+                    f"upload later with `{console_command('wandb')} sync {run_dir}/wandb/offline-run-*`"
                 )
             extra = (
                 {"id": resume_id, "resume": "allow"}

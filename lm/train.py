@@ -19,7 +19,7 @@ from pytorch_lightning.loggers import WandbLogger
 
 from lm import checkpoint
 from lm.checkpointing import AtomicCheckpointIO, Interrupted
-from lm.console import console_command, say
+from lm.console import console_command, say, shown_path
 from lm.data.datamodule import LMDataModule
 from lm.device import cpu_has_bf16, set_threads
 from lm.errors import UserError
@@ -190,7 +190,6 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if not cfg.trainer.get("fast_dev_run"):  # a smoke test leaves no run directory (conf/debug/fast_dev_run.yaml)
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "tokenizer.json").write_text(module.tokenizer.to_str())
-    log.info("config:\n%s", OmegaConf.to_yaml(cfg, resolve=True).rstrip())
 
     wandb_id = resumed["lm"].get("resume", {}).get("wandb_id") if resumed else None
     # a smoke test logs nothing even with logger=... on the command line (Lightning would still make the folders)
@@ -199,6 +198,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         if cfg.trainer.get("fast_dev_run")
         else make_loggers(cfg.get("logger"), run_dir, Path(cfg.paths.output_root), wandb_id)
     )
+    log.info("config:\n%s", OmegaConf.to_yaml(cfg, resolve=True).rstrip())  # after the checks that refuse a run
     callbacks = make_callbacks(cfg, has_logger=bool(loggers))
     max_time = cfg.trainer.get("max_time")  # {minutes: 57}: Lightning would read a DictConfig as a string
     extra = (
@@ -256,6 +256,7 @@ def summary(metrics: dict[str, float], best: str, run_dir: Path | None) -> None:
     if run_dir is None:
         say(f"\n== finished (fast_dev_run, nothing saved): {line}")
         return
+    run_dir, best = shown_path(run_dir), best and shown_path(best)
     probes = "  ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k.startswith("probe/"))
     if probes:
         line += f"\n   {probes}   (full report: {console_command('lm-evaluate')} ckpt={run_dir})"

@@ -25,6 +25,7 @@ from lm.analysis.gates import require_cell
 from lm.analysis.report import Section
 from lm.analysis.sections import RUNNERS, SUPPORTED, Ckpt
 from lm.config import as_list
+from lm.console import console_command
 from lm.device import set_threads
 from lm.errors import UserError
 from lm.results.checkpoints import load_labelled
@@ -151,7 +152,7 @@ def log_wandb(cfg: DictConfig, cks: Sequence[Ckpt], sections: Sequence[Section],
         run.log({**images, **tables})
     run.summary.update({k: v for k, v in _flat(summary).items() if isinstance(v, (int, float, str))})
     run.finish()
-    where = f"offline: wandb sync {out}/wandb/offline-run-*" if mode == "offline" else "online"
+    where = f"offline: {console_command('wandb')} sync {out}/wandb/offline-run-*" if mode == "offline" else "online"
     print(f"W&B: logged the analysis ({where})", flush=True)
 
 
