@@ -2,8 +2,8 @@
 
 - At the end of testing (the tested, best checkpoint): probe/<suite>/acc and probe/<suite>/<field>=<value>/acc to
   every logger but W&B. W&B gets a handful of scalars (probe/<suite>/acc and .../range=<r>/acc), every value in
-  one table "probe/results", and the accuracy-by-distance plots as images probe/plot/<suite>_<field>, also written
-  to <run dir>/plots/.
+  one table "probe/results", the accuracy-by-distance plots as images probe/plot/<suite>_<field> and, for an LSTM,
+  its gates along `gate_sentence` (probe/plot/gates), all also written to <run dir>/plots/.
 - With `every_n_steps > 0`, also on the training model every that many optimizer steps (and before the first):
   curve/<suite>/acc and curve/<suite>/range=<train|test|beyond>/acc with `tokens_seen`, to every logger and
   to probe_curve.csv in the run directory, so one sees when agreement, gender and recall are learned (or lost).
