@@ -1,6 +1,7 @@
 import os
 
 import pytest
+import pytorch_lightning as pl
 import torch
 
 from lm.data.lexicon import load_lexicon
@@ -63,3 +64,16 @@ def write_checkpoint(path, model, tokenizer, config=None):
 @pytest.fixture
 def tiny_checkpoint(tmp_path, tiny_model, word_tokenizer):
     return write_checkpoint(tmp_path / "tiny.ckpt", tiny_model, word_tokenizer)
+
+
+def quiet_trainer(**kw) -> pl.Trainer:
+    """A Lightning Trainer for a test: no logger, checkpoints, bar, summary or sanity check; `kw` adds the rest."""
+    return pl.Trainer(
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        num_sanity_val_steps=0,
+        use_distributed_sampler=False,
+        enable_model_summary=False,
+        **kw,
+    )

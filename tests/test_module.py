@@ -4,6 +4,7 @@ import random
 import pytorch_lightning as pl
 import torch
 
+from conftest import quiet_trainer
 from lm.data.datamodule import LMDataModule
 from lm.module import LanguageModel
 
@@ -56,14 +57,8 @@ def record_states(module):
 def test_state_is_carried_across_chunks_and_reset_at_each_epoch_and_eval_pass(tmp_path):
     dm, module = tiny_setup(tmp_path)
     calls = record_states(module)
-    trainer = pl.Trainer(
+    trainer = quiet_trainer(
         max_epochs=2,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        num_sanity_val_steps=0,
-        use_distributed_sampler=False,
-        enable_model_summary=False,
     )
     trainer.fit(module, datamodule=dm)
     runs, prev_stage = [], None  # consecutive calls of one loop pass
@@ -130,15 +125,9 @@ class CountHostReads(pl.Callback):
 def test_a_training_step_reads_nothing_back_from_the_device(tmp_path, monkeypatch):
     dm, module = tiny_setup(tmp_path)
     spy = CountHostReads(monkeypatch)
-    trainer = pl.Trainer(
+    trainer = quiet_trainer(
         max_steps=12,
         log_every_n_steps=5,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        num_sanity_val_steps=0,
-        use_distributed_sampler=False,
-        enable_model_summary=False,
         gradient_clip_val=0.25,
         limit_val_batches=0,
     )
@@ -167,14 +156,8 @@ def poison_loss(module, every):
 
 
 def fit(module, dm, **kw):
-    trainer = pl.Trainer(
+    trainer = quiet_trainer(
         max_epochs=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        num_sanity_val_steps=0,
-        use_distributed_sampler=False,
-        enable_model_summary=False,
         **kw,
     )
     trainer.fit(module, datamodule=dm)

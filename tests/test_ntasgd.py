@@ -4,6 +4,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
+from conftest import quiet_trainer
 from lm.module import LanguageModel
 from lm.ntasgd import NTASGD
 from test_module import tiny_setup
@@ -85,14 +86,8 @@ def test_lr_by_length_steps_with_lr_times_chunk_length_over_bptt_and_keeps_the_b
             seen["lr"] = trainer.optimizers[0].param_groups[0]["lr"]
             seen["length"] = batch[0].shape[1]
 
-    trainer = pl.Trainer(
+    trainer = quiet_trainer(
         max_steps=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        num_sanity_val_steps=0,
-        use_distributed_sampler=False,
-        enable_model_summary=False,
         limit_val_batches=0,
         callbacks=[Spy()],
     )

@@ -5,6 +5,7 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
+from conftest import quiet_trainer
 from lm.model import RNNLM
 from lm.module import LanguageModel
 from lm.regularizers.activation import activation_penalty, temporal_penalty
@@ -90,14 +91,8 @@ def test_ar_and_tar_are_added_to_the_objective_as_a_hand_computation_gives(tmp_p
             seen.setdefault("objective", float(outputs["loss"]))
             seen.setdefault("batch", batch)
 
-    trainer = pl.Trainer(
+    trainer = quiet_trainer(
         max_steps=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        num_sanity_val_steps=0,
-        use_distributed_sampler=False,
-        enable_model_summary=False,
         limit_val_batches=0,
         callbacks=[Grab()],
     )
