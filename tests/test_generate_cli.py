@@ -1,31 +1,17 @@
 """lm-generate's command line: options checked in one line, text streamed, prompt files to JSONL."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
+from cli import run_script
 from lm.cli import CONF_DIR
 from lm.cli.generate import quote_text_overrides
 from lm.cli.generate import run as generate_command
 from lm.errors import UserError
 from lm.generation import generate
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def run_script(*args, cwd):
-    return subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "generate.py"), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def assert_one_line_error(proc, *words):
@@ -63,12 +49,14 @@ def test_bad_input_is_refused_with_a_message_naming_it(tmp_path, tiny_checkpoint
 
 
 def test_script_bad_input_gives_one_line(tmp_path, tiny_checkpoint):  # the form of the message, in one process
-    assert_one_line_error(run_script(f"ckpt={tiny_checkpoint}", "top_k=0", cwd=tmp_path), "top_k")
+    assert_one_line_error(run_script("generate.py", f"ckpt={tiny_checkpoint}", "top_k=0", cwd=tmp_path), "top_k")
 
 
 def test_script_streams_text_and_warns_about_unknown_words(tmp_path, tiny_checkpoint, tiny_model, word_tokenizer):
     prompt = "the zebra, the café"  # a comma and a non-ASCII letter: Hydra needs them quoted, the script does it
-    proc = run_script(f"ckpt={tiny_checkpoint}", f"prompt={prompt}", "max_new_tokens=12", "seed=3", cwd=tmp_path)
+    proc = run_script(
+        "generate.py", f"ckpt={tiny_checkpoint}", f"prompt={prompt}", "max_new_tokens=12", "seed=3", cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr
     with pytest.warns(UserWarning):
         (s,) = generate(tiny_model, word_tokenizer, prompt, max_new_tokens=12, seed=3)
@@ -91,6 +79,7 @@ def test_text_overrides_reach_hydra_verbatim(text):
 def test_script_writes_jsonl_for_a_prompt_file(tmp_path, tiny_checkpoint, tiny_model, word_tokenizer):
     (tmp_path / "prompts.txt").write_text("the cat\n\na dog\n")
     proc = run_script(
+        "generate.py",
         f"ckpt={tiny_checkpoint}",
         "prompt_file=prompts.txt",
         "num_samples=2",
