@@ -19,11 +19,11 @@ import time
 
 import torch
 
-from lm.checkpoint import load
-from lm.fast_decode import make_engine
-from lm.generation import generate
-from lm.model import RNNLM, count_parameters
-from lm.tokenizer import encode_lines, train_tokenizer
+from lm.data.tokenizer import encode_lines, train_tokenizer
+from lm.generation.fast_decode import make_engine
+from lm.generation.generator import generate
+from lm.model.checkpoint import load
+from lm.model.rnnlm import RNNLM, count_parameters
 
 PTB = "/work/shared/data/ptb"
 

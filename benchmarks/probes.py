@@ -30,15 +30,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lm import checkpoint
-from lm.model import RNNLM
+from lm.data.tokenizer import kind_of, train_tokenizer
+from lm.model import checkpoint
+from lm.model.rnnlm import RNNLM
 from lm.probes import formula, regions
 from lm.probes.records import Pair, read_jsonl
 from lm.probes.scoring import Scorer
 from lm.probes.suites import agreement
 from lm.probes.surprisal import SurprisalScorer
 from lm.probes.vocab import load_vocab, restrict
-from lm.tokenizer import kind_of, train_tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
 PTB = ROOT.parent / "shared" / "data" / "ptb" / "train.txt"

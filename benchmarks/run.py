@@ -37,12 +37,12 @@ from omegaconf import open_dict
 
 from benchmarks.generation import baseline_loop as examples_generate
 from benchmarks.probes import make_pairs
-from lm import checkpoint
-from lm.fast_decode import linear_op
-from lm.generation import generate
-from lm.model import RNNLM, cluster_share
+from lm.generation.fast_decode import linear_op
+from lm.generation.generator import generate
+from lm.model import checkpoint
+from lm.model.rnnlm import RNNLM, cluster_share
 from lm.probes.scoring import Scorer
-from lm.train import build, quiet_known_warnings
+from lm.training.train import build, quiet_known_warnings
 
 ROOT = Path(__file__).resolve().parents[1]
 

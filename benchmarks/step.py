@@ -1,7 +1,7 @@
 """A/B timing of one training step (forward, loss, backward, clipping, SGD update) of the ptb_medium model on
 random tokens, in one process, the variants taking turns so that the machine's drift hits each alike:
 
-    python -m benchmarks.step --ab dropout --precision bf16     # nn.Dropout vs lm.model.Dropout (torch.rand)
+    python -m benchmarks.step --ab dropout --precision bf16     # nn.Dropout vs lm.model.rnnlm.Dropout (torch.rand)
     python -m benchmarks.step --ab threads --precision fp32     # torch threads: 1 vs all cores
     python -m benchmarks.step --ab awd --precision fp32         # each AWD-LSTM option against plain dropout
 
@@ -15,9 +15,9 @@ import time
 import torch
 from torch import nn
 
-from lm.model import RNNLM, Dropout
-from lm.regularizers.activation import activation_penalty, temporal_penalty
-from lm.regularizers.locked_dropout import LockedDropout
+from lm.model.regularizers.activation import activation_penalty, temporal_penalty
+from lm.model.regularizers.locked_dropout import LockedDropout
+from lm.model.rnnlm import RNNLM, Dropout
 
 PENALTIES = {"on": False}  # AR and TAR in the loss (the awd variants set it)
 
@@ -38,7 +38,7 @@ def awd(locked=False, weight_drop=0.0, embed=0.0, penalties=False):
 VARIANTS = {
     "dropout": {
         "nn.Dropout (bernoulli_)": lambda m, p: setattr(m, "drop", nn.Dropout(p)),
-        "lm.model.Dropout (torch.rand)": lambda m, p: setattr(m, "drop", Dropout(p)),
+        "lm.model.rnnlm.Dropout (torch.rand)": lambda m, p: setattr(m, "drop", Dropout(p)),
     },
     "threads": {
         "1 thread": lambda m, p: torch.set_num_threads(1),

@@ -25,7 +25,7 @@ def exit_on_user_error(fn):
         except UserError as e:
             print(f"error: {e}", file=sys.stderr, flush=True)
             sys.exit(EXIT_USER_ERROR)
-        except KeyboardInterrupt:  # Ctrl-C outside training (which saves and stops by itself, lm/checkpointing.py)
+        except KeyboardInterrupt:  # Ctrl-C outside training (training saves and stops by itself)
             print("interrupted", file=sys.stderr, flush=True)
             sys.exit(130)
 

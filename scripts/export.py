@@ -1,4 +1,4 @@
-"""Export a checkpoint as safetensors weights + config.json + tokenizer.json (lm/export.py).
+"""Export a checkpoint as safetensors weights + config.json + tokenizer.json (lm/model/export.py).
 
 python scripts/export.py ckpt=outputs/builtin/<time> [out=DIR]
 """

@@ -5,8 +5,8 @@ import pytorch_lightning as pl
 import torch
 
 from lm.data.lexicon import load_lexicon
-from lm.model import RNNLM
-from lm.tokenizer import train_tokenizer
+from lm.data.tokenizer import train_tokenizer
+from lm.model.rnnlm import RNNLM
 
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -41,7 +41,7 @@ def tiny_model(word_tokenizer):
 
 
 def write_checkpoint(path, model, tokenizer, config=None):
-    """A checkpoint in the format scripts/train.py writes (see lm/checkpoint.py), without training."""
+    """A checkpoint in the format scripts/train.py writes (see lm/model/checkpoint.py), without training."""
     hp = dict(
         vocab_size=model.vocab_size,
         emb_size=model.emb_size,

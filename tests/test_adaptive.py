@@ -4,12 +4,12 @@
 import pytest
 import torch
 
-from lm import checkpoint
-from lm.fast_decode import make_engine
-from lm.generation import encode_prompt, generate
-from lm.model import RNNLM
-from lm.module import LanguageModel
+from lm.generation.fast_decode import make_engine
+from lm.generation.generator import encode_prompt, generate
+from lm.model import checkpoint
+from lm.model.rnnlm import RNNLM
 from lm.probes.engine import LogProbEngine, Request
+from lm.training.module import LanguageModel
 from tests.cli import run_script, tiny_train_args
 from tests.conftest import TINY_LINES
 
@@ -73,7 +73,7 @@ def test_bf16_autocast_keeps_the_log_softmax_in_fp32():
     x, y = data()
     exact = model.target_log_probs(model.features(x)[0], y)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        feats, _ = model.features(x)  # bf16 where the CPU runs a bf16 LSTM; fp32 elsewhere (lm/model.py)
+        feats, _ = model.features(x)  # bf16 where the CPU runs a bf16 LSTM; fp32 elsewhere (lm/model/rnnlm.py)
         got = model.target_log_probs(feats.to(torch.bfloat16), y)
     assert got.dtype == torch.float32
     torch.testing.assert_close(got, exact, atol=2e-2, rtol=0)

@@ -8,9 +8,9 @@ from lm.analysis import ablation, agreement, gates, gradients, state_probes
 from lm.analysis.items import Item, encode_sentences, encode_words, grammar_items, line_item
 from lm.data.grammar import Line, generate_text
 from lm.data.lexicon import load_lexicon
+from lm.data.tokenizer import train_tokenizer
 from lm.errors import UserError
-from lm.model import RNNLM
-from lm.tokenizer import train_tokenizer
+from lm.model.rnnlm import RNNLM
 
 
 def small_model(tokenizer, cell="lstm", hidden=8, layers=2, seed=0):

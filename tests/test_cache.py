@@ -10,8 +10,8 @@ import pytest
 
 from lm.data import cache
 from lm.data.sources import Source, digest, make_source
+from lm.data.tokenizer import train_tokenizer
 from lm.errors import UserError
-from lm.tokenizer import train_tokenizer
 
 WORD = {"kind": "word"}
 

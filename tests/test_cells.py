@@ -1,14 +1,14 @@
-"""The explicit cells (lm/cells.py) replay nn.LSTM / nn.GRU / nn.RNN exactly, and follow the lecture's equations."""
+"""The explicit cells (lm/model/cells.py) replay nn.LSTM / nn.GRU / nn.RNN exactly and follow the lecture."""
 
 import pytest
 import torch
 from torch.nn import functional as F
 
 from conftest import TINY_LINES, write_checkpoint
-from lm import checkpoint
-from lm.cells import GATES, STATES, ExplicitRNN, explicit_features, lstm_step
-from lm.model import RNNLM
-from lm.tokenizer import encode_lines
+from lm.data.tokenizer import encode_lines
+from lm.model import checkpoint
+from lm.model.cells import GATES, STATES, ExplicitRNN, explicit_features, lstm_step
+from lm.model.rnnlm import RNNLM
 
 TOL = 1e-5
 

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from cli import run_script
-from lm import checkpoint
 from lm.errors import UserError
-from lm.export import export, load_exported
-from lm.model import RNNLM
+from lm.model import checkpoint
+from lm.model.export import export, load_exported
+from lm.model.rnnlm import RNNLM
 
 
 @pytest.mark.parametrize("args", [dict(), dict(tie_weights=True, softmax="adaptive", cutoffs=[6], div_value=1.0)])

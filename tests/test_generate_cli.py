@@ -11,7 +11,7 @@ from lm.cli import CONF_DIR
 from lm.cli.generate import quote_text_overrides
 from lm.cli.generate import run as generate_command
 from lm.errors import UserError
-from lm.generation import generate
+from lm.generation.generator import generate
 
 
 def assert_one_line_error(proc, *words):

@@ -8,11 +8,11 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from lm.callbacks.samples import GenerateSamples
-from lm.fast_decode import make_engine
-from lm.generation import TextStream, encode_prompt, generate
-from lm.model import RNNLM
-from lm.tokenizer import decode, encode_lines, train_tokenizer
+from lm.data.tokenizer import decode, encode_lines, train_tokenizer
+from lm.generation.fast_decode import make_engine
+from lm.generation.generator import TextStream, encode_prompt, generate
+from lm.model.rnnlm import RNNLM
+from lm.training.callbacks.samples import GenerateSamples
 
 ROOT = Path(__file__).resolve().parents[1]
 ENGINES = ["reference", "fp32", "bf16"]
@@ -230,7 +230,7 @@ def test_callback_logs_a_growing_table_every_n_epochs(tiny_model, word_tokenizer
 
 def test_callback_without_wandb_logs_text(tiny_model, word_tokenizer, caplog):
     cb = GenerateSamples(prompts=["the"], every_n_epochs=1, max_new_tokens=3)
-    with caplog.at_level("INFO", logger="lm.callbacks.samples"):
+    with caplog.at_level("INFO", logger="lm.training.callbacks.samples"):
         cb.on_validation_epoch_end(fake_trainer(0), SimpleNamespace(model=tiny_model, tokenizer=word_tokenizer))
     assert "sample (epoch 0" in caplog.text
 

@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lm.model import RNNLM, count_parameters
+from lm.model.rnnlm import RNNLM, count_parameters
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
@@ -63,7 +63,7 @@ def test_macs_per_token_is_what_torchs_flop_counter_counts(cell, kw):
     # the explicit cell runs the same matmuls as nn.LSTM/GRU/RNN, one step at a time, which FlopCounterMode sees
     from torch.utils.flop_counter import FlopCounterMode
 
-    from lm.cells import explicit_features
+    from lm.model.cells import explicit_features
 
     torch.manual_seed(0)
     model = RNNLM(40, **{"emb_size": 12, **kw}, hidden_size=12, num_layers=2, cell=cell, dropout=0.0)
@@ -80,7 +80,7 @@ def test_macs_per_token_is_what_torchs_flop_counter_counts(cell, kw):
 
 
 def test_cpu_dropout_keeps_one_minus_p_scaled_and_masks_the_gradient():
-    from lm.model import Dropout
+    from lm.model.rnnlm import Dropout
 
     torch.manual_seed(0)
     drop = Dropout(0.3)

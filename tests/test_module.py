@@ -6,7 +6,7 @@ import torch
 
 from conftest import quiet_trainer
 from lm.data.datamodule import LMDataModule
-from lm.module import LanguageModel
+from lm.training.module import LanguageModel
 
 SGD = {"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.5}
 
@@ -179,7 +179,7 @@ def test_nonfinite_skip_every_step_changes_nothing_and_stops_after_many_in_a_row
     import pytest
 
     from lm.errors import Diverged
-    from lm.nonfinite import MAX_SKIPS
+    from lm.training.nonfinite import MAX_SKIPS
 
     dm, module = tiny_setup(tmp_path, batch_size=1)
     module = LanguageModel(module.hparams.model, SGD, None, nonfinite="skip")

@@ -5,8 +5,8 @@ import pytorch_lightning as pl
 import torch
 
 from conftest import quiet_trainer
-from lm.module import LanguageModel
-from lm.ntasgd import NTASGD
+from lm.training.module import LanguageModel
+from lm.training.ntasgd import NTASGD
 from test_module import tiny_setup
 
 

@@ -1,5 +1,5 @@
-"""The continuous cache pointer (lm/pointer.py) against its definition written out position by position, and as an
-option of perplexity evaluation (lm/perplexity.py, scripts/evaluate.py)."""
+"""The continuous cache pointer (lm/model/pointer.py) against its definition written out position by position, and as an
+option of perplexity evaluation (lm/training/perplexity.py, scripts/evaluate.py)."""
 
 import json
 import math
@@ -12,10 +12,10 @@ from omegaconf import OmegaConf
 from cli import run_script
 from lm.data.batching import batchify, chunk_bounds
 from lm.errors import UserError
-from lm.model import RNNLM
-from lm.perplexity import split_perplexity, stream_perplexity
-from lm.pointer import CachePointer, pointer_settings
+from lm.model.pointer import CachePointer, pointer_settings
+from lm.model.rnnlm import RNNLM
 from lm.probes.evaluate import evaluate
+from lm.training.perplexity import split_perplexity, stream_perplexity
 
 
 def tiny(softmax="full"):

@@ -8,11 +8,11 @@ from types import SimpleNamespace
 import torch
 
 from cli import run_script, tiny_train_args
-from lm import checkpoint
-from lm.callbacks.probes import CURVE_FILE, ProbeCallback
 from lm.data.grammar import generate_text
-from lm.model import RNNLM
-from lm.tokenizer import train_tokenizer
+from lm.data.tokenizer import train_tokenizer
+from lm.model import checkpoint
+from lm.model.rnnlm import RNNLM
+from lm.training.callbacks.probes import CURVE_FILE, ProbeCallback
 
 
 def read_curve(path):

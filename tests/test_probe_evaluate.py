@@ -11,11 +11,11 @@ from omegaconf import OmegaConf
 
 from cli import ROOT, run_script
 from conftest import write_checkpoint
-from lm.callbacks.probes import ProbeCallback
 from lm.data.grammar import generate_text
-from lm.model import RNNLM
-from lm.perplexity import stream_perplexity
-from lm.tokenizer import encode_lines, train_tokenizer
+from lm.data.tokenizer import encode_lines, train_tokenizer
+from lm.model.rnnlm import RNNLM
+from lm.training.callbacks.probes import ProbeCallback
+from lm.training.perplexity import stream_perplexity
 
 BUILTIN_CONFIG = {
     "data": {

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import write_checkpoint
 from lm.errors import UserError
-from lm.model import RNNLM
+from lm.model.rnnlm import RNNLM
 from lm.probes import engine
 from lm.probes.engine import common_precision
 from lm.results.checkpoints import load_labelled

@@ -7,12 +7,12 @@ import pytest
 import torch
 from torch import nn
 
-from lm.model import RNNLM
+from lm.data.tokenizer import eos_id, train_tokenizer
+from lm.model.rnnlm import RNNLM
 from lm.probes.encoding import PairEncoder, critical_words
 from lm.probes.engine import LogProbEngine, Request, resolve_precision
 from lm.probes.records import Pair
 from lm.probes.scoring import Scorer, pair_correct
-from lm.tokenizer import eos_id, train_tokenizer
 
 LINES = ["the cat sees the dog .", "the dogs see the cat .", "a cat and a dog run .", "the dog runs ."] * 4
 

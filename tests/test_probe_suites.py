@@ -4,11 +4,11 @@ the suite, and the English vocabulary is cut to and written for the model at han
 import pytest
 
 from lm.data.lexicon import load_lexicon
+from lm.data.tokenizer import train_tokenizer
 from lm.errors import UserError
 from lm.probes.catalog import choose_vocab, english_for
 from lm.probes.suites import builtin_suite
 from lm.probes.vocab import TextStyle, coverage, detect_style, load_vocab
-from lm.tokenizer import train_tokenizer
 
 LEX = load_lexicon()
 N = 240

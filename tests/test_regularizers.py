@@ -6,12 +6,12 @@ import torch
 from torch import nn
 
 from conftest import quiet_trainer
-from lm.model import RNNLM
-from lm.module import LanguageModel
-from lm.regularizers.activation import activation_penalty, temporal_penalty
-from lm.regularizers.embedding_dropout import embed
-from lm.regularizers.locked_dropout import LockedDropout
-from lm.regularizers.weight_drop import recurrent_weights
+from lm.model.regularizers.activation import activation_penalty, temporal_penalty
+from lm.model.regularizers.embedding_dropout import embed
+from lm.model.regularizers.locked_dropout import LockedDropout
+from lm.model.regularizers.weight_drop import recurrent_weights
+from lm.model.rnnlm import RNNLM
+from lm.training.module import LanguageModel
 from test_module import tiny_setup
 
 

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from lm.sampling import check_args, draw, nucleus_mask, probabilities, sample, sample_with_logprob
+from lm.generation.sampling import check_args, draw, nucleus_mask, probabilities, sample, sample_with_logprob
 
 
 def gen(seed):

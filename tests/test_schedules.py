@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from cli import run_script, tiny_train_args
-from lm.schedules import warmup_cosine
+from lm.training.schedules import warmup_cosine
 
 
 def lrs(total, warmup, final_ratio=0.0, steps=None):
@@ -63,7 +63,7 @@ def test_a_run_with_optim_adamw_cosine_decays_over_its_own_steps(tmp_path):
 
 def test_a_time_budget_decays_over_wall_time_and_resumes_with_its_elapsed_time(monkeypatch):
     clock = [100.0]
-    monkeypatch.setattr("lm.schedules.time.perf_counter", lambda: clock[0])
+    monkeypatch.setattr("lm.training.schedules.time.perf_counter", lambda: clock[0])
     p = torch.nn.Parameter(torch.zeros(1))
     opt = torch.optim.SGD([p], lr=1.0)
     sched = warmup_cosine(opt, total_minutes=1.0)  # 60 s

@@ -11,14 +11,14 @@ import torch
 
 from cli import run_script
 from conftest import TINY_LINES
+from lm.data.tokenizer import eos_id, token_owners, train_tokenizer, word_spans
 from lm.errors import UserError
-from lm.model import RNNLM
+from lm.model.rnnlm import RNNLM
 from lm.probes.encoding import OOVWarning
 from lm.probes.engine import LogProbEngine, Request
 from lm.probes.scoring import Scorer
 from lm.probes.surprisal import SurprisalScorer
 from lm.probes.word_table import read_sentences, word_rows, write_tsv
-from lm.tokenizer import eos_id, token_owners, train_tokenizer, word_spans
 
 LINES = [line + " ." for line in TINY_LINES]
 

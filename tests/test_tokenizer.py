@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 from tokenizers import Tokenizer
 
-from lm.tokenizer import EOS, UNK, decode, encode_lines, eos_id, kind_of, load_tokenizer, train_tokenizer
+from lm.data.tokenizer import EOS, UNK, decode, encode_lines, eos_id, kind_of, load_tokenizer, train_tokenizer
 
 PTB = Path(__file__).resolve().parents[2] / "shared" / "data" / "ptb" / "train.txt"
 LINES = ["the cat sat on the mat", "naïve café — déjà vu", "日本語 テキスト ✓", "a  b   c"]

@@ -10,8 +10,8 @@ from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import open_dict
 
-from lm import checkpoint
-from lm.train import train
+from lm.model import checkpoint
+from lm.training.train import train
 
 CONF = str(Path(__file__).resolve().parents[1] / "conf")
 
@@ -91,7 +91,7 @@ def test_debug_fast_dev_run_saves_and_logs_nothing(tmp_path):
 
 def test_ckpt_path_last_is_the_newest_run_of_this_name(tmp_path):
     from lm.errors import UserError
-    from lm.train import resume_path
+    from lm.training.train import resume_path
 
     root = tmp_path / "outputs" / "builtin"
     with pytest.raises(UserError, match="no last.ckpt under"):
@@ -108,7 +108,7 @@ def test_ckpt_path_last_is_the_newest_run_of_this_name(tmp_path):
 
 @pytest.mark.parametrize("avx512_bf16, amx, warns", [(True, False, False), (False, True, False), (False, False, True)])
 def test_bf16_on_a_cpu_without_bf16_instructions_is_warned_about(tmp_path, monkeypatch, avx512_bf16, amx, warns):
-    from lm.train import precision_warning
+    from lm.training.train import precision_warning
 
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
@@ -124,7 +124,7 @@ def test_bf16_on_a_cpu_without_bf16_instructions_is_warned_about(tmp_path, monke
 def test_every_experiment_composes_and_builds_its_model_and_callbacks(experiment, tmp_path):
     from hydra.utils import instantiate
 
-    from lm.model import RNNLM
+    from lm.model.rnnlm import RNNLM
 
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         cfg = compose(

@@ -1,6 +1,6 @@
 """Look inside a trained recurrent language model (scripts/analyze.py runs these on checkpoints).
 
-    gates         every gate and state of the explicit LSTM cell (lm.cells) per layer, unit and token, and the
+    gates         every gate and state of the explicit LSTM cell (lm.model.cells) per layer, unit and token, and the
                   forget / input gates where the subject changes              -> lm.analysis.gates
     probes        logistic-regression probes reading subject number / gender from h_t and C_t -> state_probes
     ablation      units ranked by the agreement accuracy their removal costs                  -> ablation

@@ -17,8 +17,8 @@ from tqdm.auto import tqdm
 
 from lm.analysis.agreement import batch_margins, score_batch
 from lm.analysis.items import Item
-from lm.cells import ExplicitRNN
 from lm.console import watched
+from lm.model.cells import ExplicitRNN
 
 Unit = tuple[int, int]  # (layer, unit)
 

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from lm.analysis.items import Item
-from lm.cells import explicit_features
+from lm.model.cells import explicit_features
 from lm.results.stats import wilson_interval
 
 Features = Callable[[torch.Tensor], torch.Tensor]  # tokens (B, T) -> (B, T, D)

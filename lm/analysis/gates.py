@@ -11,8 +11,8 @@ import torch
 
 from lm.analysis.agreement import pad
 from lm.analysis.items import Ids, Item
-from lm.cells import explicit_features
 from lm.errors import UserError
+from lm.model.cells import explicit_features
 
 DEFAULT_SENTENCES = (
     "mary sees john . john near the girls thinks that he sings .",

@@ -18,8 +18,8 @@ from tokenizers import Tokenizer
 
 from lm.data.grammar import GrammarConfig, Line, generate
 from lm.data.lexicon import load_lexicon
+from lm.data.tokenizer import UNK, eos_id, token_owners, word_spans
 from lm.errors import UserError
-from lm.tokenizer import UNK, eos_id, token_owners, word_spans
 
 Ids = tuple[int, ...]
 
@@ -37,7 +37,7 @@ class Item:
 
 
 def word_last_tokens(offsets: list[tuple[int, int]], text: str) -> list[int]:
-    """For each whitespace word of `text`, the index of its last token (lm.tokenizer.token_owners); tokens of
+    """For each whitespace word of `text`, the index of its last token (lm.data.tokenizer.token_owners); tokens of
     spaces alone belong to none."""
     last = [-1] * len(spans := word_spans(text))
     for t, k in enumerate(token_owners(offsets, spans)):

@@ -20,7 +20,6 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from lm import checkpoint
 from lm.analysis.gates import require_cell
 from lm.analysis.report import Section
 from lm.analysis.sections import RUNNERS, SUPPORTED, Ckpt
@@ -28,9 +27,10 @@ from lm.config import as_list
 from lm.console import console_command
 from lm.device import set_threads
 from lm.errors import UserError
+from lm.model import checkpoint
 from lm.results.checkpoints import load_labelled
 from lm.results.files import write_json
-from lm.tracking import ensure_wandb_mode
+from lm.training.tracking import ensure_wandb_mode
 
 ANALYSES = tuple(RUNNERS)
 

@@ -17,7 +17,7 @@ from lm.analysis import ablation, agreement, gates, gradients, plots, state_prob
 from lm.analysis.items import encode_sentences, grammar_items
 from lm.analysis.report import Section
 from lm.errors import UserError
-from lm.model import RNNLM
+from lm.model.rnnlm import RNNLM
 from lm.results.files import write_csv
 from lm.results.tables import format_table
 

@@ -37,7 +37,7 @@ def require_ckpt(cfg: DictConfig) -> None:
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
 @exit_on_user_error
 def _train(cfg: DictConfig) -> float | None:
-    from lm.train import train as run
+    from lm.training.train import train as run
 
     try:
         return run(cfg).get("val/loss")  # the value a sweeper minimises
@@ -87,8 +87,8 @@ def _analyze(cfg: DictConfig) -> None:
 @exit_on_user_error
 def _export(cfg: DictConfig) -> None:
     require_ckpt(cfg)
-    from lm.checkpoint import resolve
-    from lm.export import export as run
+    from lm.model.checkpoint import resolve
+    from lm.model.export import export as run
 
     source = resolve(cfg.ckpt)
     out = cfg.out or (source.parent.parent if source.parent.name == "checkpoints" else source.parent) / "export"

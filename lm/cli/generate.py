@@ -17,11 +17,11 @@ from typing import TextIO
 
 from omegaconf import DictConfig, OmegaConf
 
-from lm import checkpoint
 from lm.device import resolve_device, set_threads
 from lm.errors import UserError
-from lm.fast_decode import make_engine
-from lm.generation import Sample, check_generate_args, generate
+from lm.generation.fast_decode import make_engine
+from lm.generation.generator import Sample, check_generate_args, generate
+from lm.model import checkpoint
 
 
 def run(cfg: DictConfig) -> None:

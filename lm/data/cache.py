@@ -21,8 +21,8 @@ from tqdm.auto import tqdm
 
 from lm.console import watched
 from lm.data.sources import Source, digest
+from lm.data.tokenizer import encode_lines, train_tokenizer, with_eos
 from lm.errors import UserError
-from lm.tokenizer import encode_lines, train_tokenizer, with_eos
 
 log = logging.getLogger(__name__)
 

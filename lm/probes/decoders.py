@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from lm.model import RNNLM
+from lm.model.rnnlm import RNNLM
 
 
 def _lse(logits: torch.Tensor) -> torch.Tensor:

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 from tokenizers import Tokenizer
 
+from lm.data.tokenizer import EOS, UNK, eos_id
 from lm.probes.records import Pair
-from lm.tokenizer import EOS, UNK, eos_id
 
 Ids = tuple[int, ...]
 

@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 
 from lm.console import watched
 from lm.device import cpu_has_bf16
-from lm.model import RNNLM, map_state
+from lm.model.rnnlm import RNNLM, map_state
 from lm.probes.decoders import AdaptiveDecoder, ExactDecoder, ShiftedDecoder
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -121,7 +121,7 @@ class LogProbEngine:
         self.model, self.net, self.max_tokens, self.progress = model, model, max_tokens, progress
         if self.precision == "bf16":
             self.net = copy.deepcopy(model).to(torch.bfloat16).eval()
-        if model.adaptive:  # only the targets' clusters, log-softmax in fp32 (lm/adaptive.py)
+        if model.adaptive:  # only the targets' clusters, log-softmax in fp32 (lm/model/adaptive.py)
             self.decoder = AdaptiveDecoder(self.net)
         else:
             self.decoder = ShiftedDecoder(model.decoder) if self.precision == "bf16" else ExactDecoder(model.decoder)

@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from lm.config import as_list
 from lm.device import resolve_device, set_threads
 from lm.errors import UserError
-from lm.pointer import pointer_settings
+from lm.model.pointer import pointer_settings
 from lm.probes import catalog, word_table
 from lm.probes.engine import common_precision
 from lm.probes.plots import plot_suites
@@ -122,7 +122,7 @@ def run_surprisal(cfg: DictConfig, ckpts: list[Labelled]) -> list[dict]:
 
 
 def run_perplexity(cfg: DictConfig, ckpts: list[Labelled]) -> list[dict]:
-    from lm.perplexity import split_perplexity
+    from lm.training.perplexity import split_perplexity
 
     p = cfg.perplexity
     pointer = pointer_settings(p.get("pointer"))

@@ -78,7 +78,7 @@ def _safe(name: str) -> str:
 
 
 def plot_curves(curves: dict[str, list[dict]], path: str | Path, title: str = "") -> Path:
-    """One PNG of probe curves (rows of probe_curve.csv, lm/callbacks/probes.py) from one or more runs: a panel
+    """One PNG of probe curves (rows of probe_curve.csv, lm/training/callbacks/probes.py) from one or more runs: a panel
     per suite, accuracy against tokens seen; solid overall, dashed on the test split's longer distances, with
     the 95% Wilson band of the overall line."""
     from matplotlib.figure import Figure

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from lm.data.tokenizer import Span
 from lm.probes import formula
 from lm.probes.report import accuracy_by, guess_fields, suite_rows, suite_summary
 from lm.probes.scoring import Scorer
 from lm.probes.surprisal import SurprisalScorer
-from lm.tokenizer import Span
 
 METRICS = {"sum": np.sum, "mean": np.mean, "median": np.median, "range": np.ptp, "max": np.max, "min": np.min}
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lm.model import RNNLM
+from lm.model.rnnlm import RNNLM
 from lm.probes.encoding import Encoded, PairEncoder, warn_oov
 from lm.probes.engine import LogProbEngine, Request
 from lm.probes.records import Pair

@@ -28,12 +28,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lm import checkpoint
+from lm.data.tokenizer import Span, token_owners, word_spans
 from lm.device import resolve_device
+from lm.model import checkpoint
 from lm.probes.encoding import warn_oov
 from lm.probes.engine import Request
 from lm.probes.scoring import Scorer
-from lm.tokenizer import Span, token_owners, word_spans
 
 LN2 = math.log(2)
 REDUCTIONS = ("sum", "mean")

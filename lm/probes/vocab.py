@@ -20,9 +20,9 @@ from dataclasses import dataclass, replace
 from tokenizers import Tokenizer
 
 from lm.data.lexicon import Lexicon, load_lexicon
+from lm.data.tokenizer import EOS, UNK, kind_of
 from lm.errors import UserError
 from lm.paths import shipped
-from lm.tokenizer import EOS, UNK, kind_of
 
 ENGLISH_PATH = shipped("data", "probes", "english.json")
 VOCABS = ("grammar", "english")

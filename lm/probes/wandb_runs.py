@@ -1,9 +1,9 @@
 """Probe results on W&B: attached to the training run a checkpoint came from, else a run of their own.
 
-A training run's W&B files live in `<run dir>/wandb/` (lm/train.py: WandbLogger(save_dir=run dir)), one folder
+A training run's W&B files live in `<run dir>/wandb/` (lm/training/train.py: WandbLogger(save_dir=run dir)), one folder
 per run named `run-<time>-<id>` (online) or `offline-run-<time>-<id>`, with `latest-run` pointing at the last.
 Resuming that id with `resume="allow"` adds the probe metrics to the same run (offline: `wandb sync` merges).
-Without an API key W&B runs offline (lm.tracking.ensure_wandb_mode): never a login prompt.
+Without an API key W&B runs offline (lm.training.tracking.ensure_wandb_mode): never a login prompt.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from lm.tracking import ensure_wandb_mode
+from lm.training.tracking import ensure_wandb_mode
 
 RUN_DIR = re.compile(r"^(?:offline-)?run-\d{8}_\d{6}-([A-Za-z0-9]+)$")
 

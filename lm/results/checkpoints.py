@@ -8,8 +8,8 @@ from pathlib import Path
 
 import torch
 
-from lm import checkpoint
 from lm.errors import UserError
+from lm.model import checkpoint
 from lm.results.labels import run_info, run_labels
 
 

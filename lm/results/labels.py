@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from lm.checkpoint import CKPT_DIR
+from lm.model.checkpoint import CKPT_DIR
 
 
 @dataclass(frozen=True)

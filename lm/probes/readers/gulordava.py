@@ -15,9 +15,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from lm.data.tokenizer import UNK
 from lm.errors import UserError
 from lm.probes.records import Pair, Suite
-from lm.tokenizer import UNK
 
 NEEDED = ("pattern", "constr_id", "sent_id", "form", "class", "type", "prefix", "n_attr")
 KEY = ("pattern", "constr_id", "sent_id")

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lm.data.tokenizer import EOS
 from lm.errors import UserError
 from lm.probes.records import Pair, Suite
-from lm.tokenizer import EOS
 
 GOLD_COLUMNS = "target index (0-based), correct form, wrong form, number of attractors"
 

@@ -1,11 +1,11 @@
 """A recurrent language model in plain PyTorch: embedding -> dropout -> L recurrent layers -> dropout -> decoder.
 
-AWD-LSTM's regularisers (lm/regularizers) are options: locked instead of element-wise dropout, embedding dropout,
+AWD-LSTM's regularisers (lm/model/regularizers) are options: locked instead of element-wise dropout, embedding dropout,
 and weight drop on the recurrent matrices. Without them the layers run as one nn.LSTM call; locked dropout between
 layers runs one kernel call per layer, and weight drop passes the dropped matrices to the same fused kernels.
 
 No Lightning or Hydra here: the constructor takes plain numbers, so a checkpoint's hyperparameters rebuild it.
-The decoder is a full softmax (`nn.Linear` to the vocabulary) or an adaptive softmax (lm/adaptive.py). Code that
+The decoder is a full softmax (`nn.Linear` to the vocabulary) or an adaptive softmax (lm/model/adaptive.py). Code that
 needs probabilities goes through `log_probs` / `target_log_probs`, which work with both.
 """
 
@@ -17,11 +17,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lm.adaptive import AdaptiveSoftmax
 from lm.device import cpu_has_bf16
-from lm.regularizers import embedding_dropout
-from lm.regularizers.locked_dropout import LockedDropout
-from lm.regularizers.weight_drop import recurrent_weights
+from lm.model.adaptive import AdaptiveSoftmax
+from lm.model.regularizers import embedding_dropout
+from lm.model.regularizers.locked_dropout import LockedDropout
+from lm.model.regularizers.weight_drop import recurrent_weights
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 KERNELS = {"lstm": torch.lstm, "gru": torch.gru, "rnn": torch.rnn_tanh}  # what nn.LSTM / GRU / RNN call

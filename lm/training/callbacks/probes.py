@@ -12,7 +12,7 @@
 
     callbacks:
       probes:
-        _target_: lm.callbacks.probes.ProbeCallback
+        _target_: lm.training.callbacks.probes.ProbeCallback
         suites: [agreement, gender, recall]
         every_n_steps: 200
 """

@@ -17,7 +17,7 @@ bias_ih[H:2H] + bias_hh[H:2H]; likewise rows [0:H] are i, [2H:3H] C~ and [3H:4H]
 which is what `lstm_step` computes for all four gates at once, then splits.
 
 The same replay exists for the lecture's "standard RNN" (h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)) and
-for the GRU (nn.GRU's [r, z, n] blocks), so that any checkpoint of lm.model.RNNLM replays here unchanged; training
+for the GRU (nn.GRU's [r, z, n] blocks), so that any checkpoint of lm.model.rnnlm.RNNLM replays here unchanged; training
 keeps the fused kernel. `unit_mask` multiplies each layer's h_t before it goes anywhere (the next step, the next
 layer, the decoder): a 0 removes one unit's contribution, which is how lm.analysis.ablation ablates units.
 """
@@ -181,7 +181,7 @@ class ExplicitRNN(nn.Module):
 def explicit_features(
     model, tokens: torch.Tensor, state=None, unit_mask: torch.Tensor | None = None, record: bool = False
 ) -> Replay:
-    """lm.model.RNNLM.features through the explicit cell: embedding -> dropout -> ExplicitRNN -> dropout ->
+    """lm.model.rnnlm.RNNLM.features through the explicit cell: embedding -> dropout -> ExplicitRNN -> dropout ->
     [projection]. tokens (B, T) -> Replay whose out is (B, T, D), D the decoder's input size."""
     x = model.drop_in(model.embedding(tokens))  # (B, T, E)
     explicit = ExplicitRNN(model.rnn)

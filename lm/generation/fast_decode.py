@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from lm.device import cpu_has_bf16
-from lm.model import RNNLM
+from lm.model.rnnlm import RNNLM
 
 ENGINES = ("auto", "reference", "fp32", "bf16")
 

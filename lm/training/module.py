@@ -13,16 +13,16 @@ from hydra.utils import instantiate
 from pytorch_lightning.loggers import WandbLogger
 from torchmetrics import MeanMetric
 
-from lm import rng
-from lm.checkpoint import FORMAT
+from lm.data.tokenizer import load_tokenizer
 from lm.errors import Diverged
-from lm.model import RNNLM, cluster_share, count_parameters, detach_state, map_state
-from lm.nonfinite import NonFiniteGuard
-from lm.ntasgd import NTASGD, swap_in_average
-from lm.perplexity import safe_exp
-from lm.regularizers.activation import activation_penalty, temporal_penalty
-from lm.schedules import step_with_scaled_lr
-from lm.tokenizer import load_tokenizer
+from lm.model.checkpoint import FORMAT
+from lm.model.regularizers.activation import activation_penalty, temporal_penalty
+from lm.model.rnnlm import RNNLM, cluster_share, count_parameters, detach_state, map_state
+from lm.training import rng
+from lm.training.nonfinite import NonFiniteGuard
+from lm.training.ntasgd import NTASGD, swap_in_average
+from lm.training.perplexity import safe_exp
+from lm.training.schedules import step_with_scaled_lr
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class LanguageModel(pl.LightningModule):
         self.eval_nll = MeanMetric(nan_strategy="disable").set_dtype(torch.float64)  # a NaN must reach the guard
         self._clock = None
         self._log_now = False
-        self._resume = None  # what a resumed run sets right before its first step (lm/rng.py, carried state)
+        self._resume = None  # what a resumed run sets right before its first step (lm/training/rng.py, carried state)
         self._monitored_at_save = None  # val/loss of a checkpoint written at an epoch's end
         self._averaged = None  # NT-ASGD: the averaged weights are in place while this context is open
         self._chunk_len = 0  # this step's BPTT length (lr_bptt)
@@ -234,7 +234,7 @@ class LanguageModel(pl.LightningModule):
         if not self.hparams.scheduler:
             return optimizer
         spec = dict(self.hparams.scheduler)
-        interval = spec.pop("interval", "epoch")  # "step": a per-step schedule (lm/schedules.py)
+        interval = spec.pop("interval", "epoch")  # "step": a per-step schedule (lm/training/schedules.py)
         make = instantiate(spec)
         extra = {}
         if interval == "step" and "total_steps" in inspect.signature(make).parameters:

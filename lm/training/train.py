@@ -17,17 +17,17 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Checkpoint, LearningRateMonitor, ModelCheckpoint, ProgressBar
 from pytorch_lightning.loggers import WandbLogger
 
-from lm import checkpoint
-from lm.checkpointing import AtomicCheckpointIO, Interrupted
 from lm.console import console_command, say, shown_path
 from lm.data.datamodule import LMDataModule
+from lm.data.tokenizer import load_tokenizer
 from lm.device import cpu_has_bf16, set_threads
 from lm.errors import UserError
-from lm.model import SHAPE_ARGS, count_parameters
-from lm.module import LanguageModel
-from lm.perplexity import safe_exp
-from lm.tokenizer import load_tokenizer
-from lm.tracking import make_loggers, summarise_minima
+from lm.model import checkpoint
+from lm.model.rnnlm import SHAPE_ARGS, count_parameters
+from lm.training.checkpointing import AtomicCheckpointIO, Interrupted
+from lm.training.module import LanguageModel
+from lm.training.perplexity import safe_exp
+from lm.training.tracking import make_loggers, summarise_minima
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     data, module = build(cfg)
     ckpt_path = resume_path(cfg.get("ckpt_path"), Path(cfg.paths.output_root) / cfg.name)
     resumed = check_compatible(ckpt_path, module) if ckpt_path else None
-    if ckpt_path:  # what a kill during a checkpoint write left behind (lm/checkpointing.py)
+    if ckpt_path:  # what a kill during a checkpoint write left behind (lm/training/checkpointing.py)
         for tmp in ckpt_path.parent.glob(".*.ckpt.tmp"):
             tmp.unlink(missing_ok=True)
     if not cfg.trainer.get("fast_dev_run"):  # a smoke test leaves no run directory (conf/debug/fast_dev_run.yaml)
@@ -226,7 +226,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("test", True) and not trainer.fast_dev_run:
         results = trainer.test(module, datamodule=data, ckpt_path=best or None, verbose=False)
         metrics.update({k: float(v) for k, v in results[0].items()})
-        for cb in callbacks:  # the probe suites that ran on the tested checkpoint (lm.callbacks.probes)
+        for cb in callbacks:  # the probe suites that ran on the tested checkpoint (lm.training.callbacks.probes)
             metrics.update({k: v for k, v in getattr(cb, "metrics", {}).items() if k.count("/") == 2})
     for lg in loggers:
         if isinstance(lg, WandbLogger):  # close the run now, so the summary below is the last thing printed

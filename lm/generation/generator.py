@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 import torch
 from tokenizers import Tokenizer
 
-from lm.fast_decode import make_engine
-from lm.model import RNNLM
-from lm.sampling import check_args, sample_with_logprob
-from lm.tokenizer import UNK, eos_id, kind_of
+from lm.data.tokenizer import UNK, eos_id, kind_of
+from lm.generation.fast_decode import make_engine
+from lm.generation.sampling import check_args, sample_with_logprob
+from lm.model.rnnlm import RNNLM
 
 
 @dataclass
@@ -48,7 +48,7 @@ class Sample:
 
 
 class TextStream:
-    """Token ids in, text pieces out; the pieces concatenate to `lm.tokenizer.decode` of the ids.
+    """Token ids in, text pieces out; the pieces concatenate to `lm.data.tokenizer.decode` of the ids.
 
     Word-level: words joined by spaces, `<eos>` a line break, `<unk>` shown. Character: the characters.
     Byte-level BPE: each token is a run of bytes and a character's UTF-8 bytes may span tokens, so the bytes go
@@ -137,7 +137,7 @@ def generate(
 ) -> list[Sample]:
     """Continue `prompt` `num_samples` times (one batch). Returns one Sample per row.
 
-    engine: 'auto' | 'reference' | 'fp32' | 'bf16' (see lm.fast_decode) or an engine from `make_engine`.
+    engine: 'auto' | 'reference' | 'fp32' | 'bf16' (see lm.generation.fast_decode) or an engine from `make_engine`.
     seed: sample i uses a generator seeded seed + i; None draws a base seed from torch's global generator.
     on_text(row, piece): called with each new piece of text as soon as it is complete (streaming).
     warn: where the unknown-word warning goes (default: warnings.warn).

@@ -13,9 +13,9 @@ from typing import Any
 import torch
 from tokenizers import Tokenizer
 
+from lm.data.tokenizer import load_tokenizer
 from lm.errors import UserError
-from lm.model import RNNLM
-from lm.tokenizer import load_tokenizer
+from lm.model.rnnlm import RNNLM
 
 FORMAT = 1
 CKPT_DIR = "checkpoints"

@@ -15,10 +15,10 @@ from pathlib import Path
 from safetensors.torch import load_model, save_model
 from tokenizers import Tokenizer
 
-from lm import checkpoint
+from lm.data.tokenizer import with_eos
 from lm.errors import UserError
-from lm.model import RNNLM
-from lm.tokenizer import with_eos
+from lm.model import checkpoint
+from lm.model.rnnlm import RNNLM
 
 FORMAT = "lstm-lm-export/1"
 FILES = ("model.safetensors", "config.json", "tokenizer.json")

@@ -10,7 +10,7 @@ import logging
 
 import pytorch_lightning as pl
 
-from lm.generation import generate
+from lm.generation.generator import generate
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Perplexity of a checkpoint on a split of its own corpus (or on any text file), as training measures it:
 the split as one token stream in `batch_size` rows, read in `bptt` chunks with the state carried across them,
 exp(total NLL / total predicted tokens). With `pointer` on, each token's probability mixes in the continuous cache
-pointer (lm/pointer.py), whose cache is carried across chunks with the state."""
+pointer (lm/model/pointer.py), whose cache is carried across chunks with the state."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from lm.data.batching import batchify, chunk_bounds
 from lm.data.cache import token_ids
 from lm.data.sources import SPLITS, TextSource, make_source
 from lm.errors import UserError
-from lm.model import RNNLM, detach_state
-from lm.pointer import CachePointer, pointer_settings
+from lm.model.pointer import CachePointer, pointer_settings
+from lm.model.rnnlm import RNNLM, detach_state
 
 
 def stream_perplexity(
