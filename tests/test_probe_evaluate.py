@@ -131,7 +131,7 @@ def test_builtin_suites_side_by_side_with_plots(tmp_path, grammar_model):
     assert res.returncode == 0, res.stderr[-2000:]
     head = res.stdout.splitlines()[0].split()
     assert head == ["suite", "condition", "a", "b"]
-    for cond in ("construction=pp", "n_attractors=1", "range=train", "gender=f", "distractor_gender=m", "filler=64"):
+    for cond in ("construction=pp", "n_attractors=0", "range=train", "gender=f", "distractor_gender=m", "filler=64"):
         assert cond in res.stdout
     plots = {p.name for p in (out / "plots").iterdir()}
     assert {

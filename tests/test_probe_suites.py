@@ -3,6 +3,7 @@ the suite, and the English vocabulary is cut to and written for the model at han
 
 import pytest
 
+from lm.data.grammar import generate_text
 from lm.data.lexicon import load_lexicon
 from lm.data.tokenizer import train_tokenizer
 from lm.errors import UserError
@@ -115,6 +116,31 @@ def test_recall_pairs_score_the_language_against_all_others(grammar):
     assert {p.meta["filler"] for p in suite.pairs} == {0, 4, 8, 12, 16, 24, 32, 40, 48, 64}
 
 
+def _class_trigrams(texts):
+    """Trigrams of word classes (noun, name, preposition, ...; a verb with its classes, "verb/transitive";
+    "." and <s> as themselves)."""
+
+    def tag(w):
+        f = LEX.features(w)
+        return w if w == "." else "/".join((f.pos, *f.classes)) if f.pos == "verb" else f.pos
+
+    out = set()
+    for text in texts:
+        tags = ["<s>", *map(tag, text.split())]
+        out.update(zip(tags, tags[1:], tags[2:]))
+    return out
+
+
+def test_the_suites_build_what_the_corpus_teaches(grammar):
+    # One builder: every sequence of word classes an in-range item holds, up to and including its critical
+    # word, occurs in the corpus's training lines; items beyond the range may hold more phrases, never new shapes.
+    taught = _class_trigrams(generate_text(20000, "train", 0))
+    for name in ("agreement", "gender", "recall"):
+        suite = builtin_suite(name, grammar, 1000, seed=5)
+        shown = _class_trigrams(p.prefix + " " + p.good for p in suite.pairs if p.meta["range"] == "train")
+        assert shown <= taught, (name, sorted(shown - taught)[:5])
+
+
 @pytest.mark.parametrize("name", ["agreement", "gender", "recall"])
 def test_same_seed_same_suite(grammar, name):
     a = [p.record() for p in builtin_suite(name, grammar, 50, seed=7).pairs]
@@ -166,9 +192,9 @@ def test_english_vocabulary_is_cut_to_what_every_model_spells():
     ]
     tok = train_tokenizer("word", lines)
     vocab = english_for([tok])
-    assert vocab.gendered["m"] == (("man", "men"),) and vocab.names == {"m": ("john",), "f": ("mary",)}
+    assert vocab.gendered_nouns["m"] == (("man", "men"),) and vocab.names == {"m": ("john",), "f": ("mary",)}
     assert vocab.recall_frames == (("speaks",),)  # "speaks fluent" is missing "fluent": the alternative
-    assert dict(vocab.countries) == {"france": "french", "japan": "japanese"}
+    assert dict(vocab.country_language) == {"france": "french", "japan": "japanese"}
     cov = coverage(load_vocab("english"), tok)
     assert 0 < cov["covered"] < cov["words"] and "fluent" in cov["missing"]
     pairs = builtin_suite("gender", vocab, 20, style=detect_style(tok)).pairs

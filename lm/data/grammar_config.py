@@ -1,6 +1,6 @@
 """The built-in grammar's knobs and records: GrammarConfig (filled from `data.grammar` in the Hydra config), the
 names of its splits, kinds and constructions, and Line (a generated line and its metadata). The generator is
-lm/data/grammar.py."""
+lm/data/grammar.py, its constructions lm/data/constructions.py."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
-"""The lexicon of the built-in grammar corpus (`data/grammar/lexicon.json`) and the features of its words.
+"""Lexicons: the word lists sentences are built from (lm/data/constructions.py) and the features of every word.
 
-`load_lexicon()` gives a `Lexicon`: the word lists the generator draws from (`lm/data/grammar.py`) and, for every
-word it can emit, a `Word` with its features, so that tests and probe suites can check and build sentences:
+One schema, two files: the built-in corpus's `data/grammar/lexicon.json` (`load_lexicon()`), and common English
+words for probing models trained on real text, `data/probes/english.json` (lm/probes/vocab.py). A `Lexicon` holds
+the word lists and, for every word a sentence can hold, a `Word` with its features:
 
 - nouns: number ("sg"/"pl"), both forms (`sg`, `pl`), gender ("m"/"f" for kinship and role nouns, "none"
   otherwise), `animate`;
@@ -71,10 +72,22 @@ class Lexicon:
     pronouns: Mapping[str, str]  # "m"/"f"/"pl" -> he/she/they
     reflexives: Mapping[str, str]  # "m"/"f"/"pl" -> himself/herself/themselves
     fact_frames: tuple[tuple[str, ...], ...]  # "grew up in", ...: name + frame + country
-    recall_frame: tuple[str, ...]  # "speaks fluent": name + frame + language
+    recall_frames: tuple[tuple[str, ...], ...]  # "speaks fluent", then alternatives: name + frame + language
     country_language: Mapping[str, str]
-    words: Mapping[str, Word]  # every form the grammar can emit
+    words: Mapping[str, Word]  # every form a sentence can hold
     digest: str  # of the json file: changes whenever the lexicon does
+    name: str = "grammar"  # which word list: "grammar" (the corpus's) or "english"
+
+    @property
+    def recall_frame(self) -> tuple[str, ...]:
+        return self.recall_frames[0]
+
+    @property
+    def proper(self) -> frozenset[str]:
+        """The words capitalised in cased text: names, countries and languages."""
+        return frozenset(
+            [*(n for ns in self.names.values() for n in ns), *self.country_language, *self.country_language.values()]
+        )
 
     @property
     def vocab(self) -> tuple[str, ...]:
@@ -106,6 +119,17 @@ class Lexicon:
             raise ValueError(f"{word!r} has no other-number form")
         return w.pl if word == w.sg else w.sg
 
+    def other_form(self, kind: str, word: str, gender: str | None = None) -> str | None:
+        """The wrong form of a target word: a verb's other number (kind "agreement"), or the singular pronoun or
+        reflexive of the other gender than `gender` (default: the word's own; None for they / themselves)."""
+        if kind == "agreement":
+            return self.other_number(word)
+        w = self.words[word]
+        own = gender or w.gender
+        if own not in ("m", "f"):
+            return None
+        return self.pronoun("f" if own == "m" else "m", "sg", reflexive=w.pos == "reflexive")
+
     def pronoun(self, gender: str, number: str, reflexive: bool = False) -> str:
         """The pronoun (he/she/they) or reflexive that refers to a subject of this gender and number."""
         table = self.reflexives if reflexive else self.pronouns
@@ -116,7 +140,7 @@ def _pairs(rows) -> tuple[tuple[str, str], ...]:
     return tuple((str(sg), str(pl)) for sg, pl in rows)
 
 
-def _build(raw: dict, digest: str) -> Lexicon:
+def _build(raw: dict, digest: str, name: str) -> Lexicon:
     words: dict[str, Word] = {}
 
     def add(word: Word) -> None:
@@ -174,9 +198,9 @@ def _build(raw: dict, digest: str) -> Lexicon:
     for form in raw["punctuation"]:
         add(Word(form, "punctuation"))
     frames = tuple(tuple(f) for f in raw["facts"]["frames"])
-    recall = tuple(raw["facts"]["recall"])
+    recall = (tuple(raw["facts"]["recall"]), *(tuple(f) for f in raw["facts"].get("recall_alternatives", ())))
     function = [raw["determiner"], raw["relativizer"], raw["complementizer"], raw["conjunction"]]
-    for form in function + [x for frame in frames + (recall,) for x in frame]:
+    for form in function + [x for frame in frames + recall for x in frame]:
         if form not in words:  # frame verbs ("was", "lives", "speaks") keep their verb features
             add(Word(form, "function"))
 
@@ -197,15 +221,16 @@ def _build(raw: dict, digest: str) -> Lexicon:
         pronouns=ro(pronouns),
         reflexives=ro(reflexives),
         fact_frames=frames,
-        recall_frame=recall,
+        recall_frames=recall,
         country_language=ro(countries),
         words=ro(words),
         digest=digest,
+        name=name,
     )
 
 
 @functools.lru_cache(maxsize=4)
-def load_lexicon(path: str | Path | None = None) -> Lexicon:
+def load_lexicon(path: str | Path | None = None, name: str = "grammar") -> Lexicon:
     """The grammar's lexicon (data/grammar/lexicon.json unless `path` says otherwise), checked and cached."""
     path = Path(path) if path is not None else LEXICON_PATH
     try:
@@ -214,6 +239,6 @@ def load_lexicon(path: str | Path | None = None) -> Lexicon:
         raise UserError(f"cannot read the grammar lexicon {path}: {e.strerror}") from None
     try:
         raw = json.loads(data)
-        return _build(raw, hashlib.sha256(data).hexdigest()[:12])
+        return _build(raw, hashlib.sha256(data).hexdigest()[:12], name)
     except (ValueError, KeyError, TypeError) as e:
         raise UserError(f"grammar lexicon {path} is malformed: {type(e).__name__}: {e}") from None

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
+from lm.data.lexicon import Lexicon
 from lm.errors import UserError
 from lm.probes.readers import read_suites, split_prefix
 from lm.probes.records import Suite, parse_record
@@ -25,7 +26,6 @@ from lm.probes.suites import BUILTIN_SUITES, builtin_suite
 from lm.probes.vocab import (
     CORPUS_STYLE,
     PERIODS,
-    ProbeVocab,
     TextStyle,
     detect_style,
     in_vocabulary,
@@ -99,7 +99,7 @@ def choose_vocab(vocab: str, config: dict) -> str:
     return "grammar" if data.get("source", "builtin") == "builtin" and not local and data else "english"
 
 
-def english_for(tokenizers: list[Tokenizer]) -> ProbeVocab:
+def english_for(tokenizers: list[Tokenizer]) -> Lexicon:
     """The English vocabulary cut to the words every model spells without <unk>, so all see the same items."""
     checks = [in_vocabulary(t) for t in tokenizers]
     return restrict(load_vocab("english"), lambda w: all(ok(w) for ok in checks))
@@ -117,7 +117,7 @@ def english_style(tokenizer: Tokenizer, case: str = "auto", period: str = "auto"
 
 
 def builtin_for(
-    name: str, vocab: ProbeVocab, tokenizer: Tokenizer, options: BuiltinOptions, style: TextStyle | None = None
+    name: str, vocab: Lexicon, tokenizer: Tokenizer, options: BuiltinOptions, style: TextStyle | None = None
 ) -> Suite:
     """A built-in suite for one model: grammar words as the corpus writes them, English ones in `style`
     (default: read off the tokenizer)."""

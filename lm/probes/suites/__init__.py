@@ -7,11 +7,12 @@ conditions. Names: agreement, gender, recall (see each module's docstring for th
 from __future__ import annotations
 
 from lm.data.grammar import GrammarConfig
+from lm.data.lexicon import Lexicon
 from lm.errors import UserError
 from lm.probes.records import Suite
 from lm.probes.suites import agreement, gender, recall
 from lm.probes.suites.common import render
-from lm.probes.vocab import CORPUS_STYLE, ProbeVocab, TextStyle, lacks
+from lm.probes.vocab import CORPUS_STYLE, TextStyle, lacks
 
 BUILTIN_SUITES = ("agreement", "gender", "recall")
 GROUP_BY = {"agreement": agreement.GROUP_BY, "gender": gender.GROUP_BY, "recall": recall.GROUP_BY}
@@ -19,7 +20,7 @@ GROUP_BY = {"agreement": agreement.GROUP_BY, "gender": gender.GROUP_BY, "recall"
 
 def generate_items(
     name: str,
-    vocab: ProbeVocab,
+    vocab: Lexicon,
     n_items: int,
     seed: int = 0,
     max_phrases: int = 4,
@@ -40,7 +41,7 @@ def generate_items(
 
 def builtin_suite(
     name: str,
-    vocab: ProbeVocab,
+    vocab: Lexicon,
     n_items: int = 1000,
     seed: int = 0,
     style: TextStyle | None = None,

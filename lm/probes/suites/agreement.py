@@ -10,18 +10,18 @@
 Every intervening noun has one number per item: the subject's ("attractor_number" = subject_number, no
 attractors) or the other one (each is an attractor). Fields: construction, subject_number, attractor_number
 (sg / pl / none), n_attractors, n_phrases, distance (words from the subject's head to the verb), distance_bin,
-range (train / test / beyond the built-in corpus's phrase and distance ranges); sent_comp adds matrix_number.
+range (train / test / beyond the built-in corpus's phrase and distance ranges); sent_comp adds inner and
+matrix_number (the matrix subject has the other number exactly when the intervening nouns do).
+The lines are the corpus's own agreement lines (lm/data/constructions.py), cut before the verb.
 """
 
 from __future__ import annotations
 
-from lm.data.grammar import GrammarConfig
-from lm.probes.suites.common import NUMBER, Builder, Item, fitting, suite_rng
-from lm.probes.vocab import ProbeVocab
+from lm.data.grammar import AGREEMENT_CONSTRUCTIONS as CONSTRUCTIONS
+from lm.data.grammar import NUMBER, GrammarConfig
+from lm.data.lexicon import Lexicon
+from lm.probes.suites.common import WordPair, constructions, cut, draw, labelled
 
-CONSTRUCTIONS = ("simple", "pp", "subj_rc", "obj_rc", "sent_comp", "vp_coord")
-MIN_PHRASES = {"pp": 1, "subj_rc": 1, "obj_rc": 1}
-VERB_CLASSES = ("intransitive", "transitive", "copula")
 GROUP_BY = (
     "construction",
     "subject_number",
@@ -33,80 +33,39 @@ GROUP_BY = (
 )
 
 
-def _subject_nouns(v: ProbeVocab):
-    # agreement subjects and objects: animate nouns and the gendered ones that have both numbers
-    both = [p for g in ("m", "f") for p in v.gendered[g] if p[0] and p[1]]
-    return tuple(v.animate) + tuple(both)
-
-
-def build(b: Builder, construction: str, num: int, mismatch: bool, n: int) -> Item:
-    """One item; intervening nouns take the other number when `mismatch`."""
-    v, subjects = b.v, _subject_nouns(b.v)
-    noun_num = num ^ mismatch
-    pp_nouns = subjects + tuple(v.inanimate)
-
-    def noun(pairs=subjects):
-        b.np(pairs, noun_num)
-        return noun_num
-
-    meta = {"construction": construction}
-    rc = construction
-    if construction == "sent_comp":
-        matrix = num ^ (b.rng.random() < 0.5)
-        b.np(subjects, matrix)
-        b.verb("complement", matrix)
-        b.word(v.that)
-        rc = "simple" if n == 0 else b.pick(("pp", "subj_rc", "obj_rc"))
-        meta.update(inner=rc, matrix_number=NUMBER[matrix])
-    s = b.np(subjects, num)
-    if construction == "vp_coord":
-        if n:
-            b.verb("transitive", num)
-            noun()
-            b.pps(n - 1, lambda: noun(pp_nouns))
-        else:
-            b.verb("intransitive", num)
-        b.word(v.conj)
-    else:
-        b.modifiers(rc, n, num, noun, lambda: noun(pp_nouns))
-    target = len(b.w)
-    inside = b.between(s, target)
-    verb = b.pick(v.verbs[b.pick(VERB_CLASSES)])
-    meta.update(
-        subject_number=NUMBER[num],
-        attractor_number=NUMBER[noun_num] if inside else "none",
-        n_attractors=sum(x[1] != NUMBER[num] for x in inside),
-        n_phrases=n,
-        distance=target - s,
-    )
-    return Item(list(b.w), verb[num], (verb[1 - num],), meta)
-
-
 def generate(
-    vocab: ProbeVocab,
+    vocab: Lexicon,
     n_items: int,
     seed: int = 0,
     max_phrases: int = 4,
     max_distance: int = 24,
     config: GrammarConfig | None = None,
-    adjective_prob: float = 0.15,
-) -> list[Item]:
+) -> list[WordPair]:
     """n_items items, balanced over construction x subject number x attractor number; same seed, same items."""
     if n_items < 0 or max_phrases < 1 or max_distance < 1:
         raise ValueError(
             f"n_items >= 0, max_phrases >= 1 and max_distance >= 1 needed, got {n_items}, {max_phrases}, {max_distance}"
         )
     config = config or GrammarConfig()
-    rng = suite_rng("agreement", vocab.name, seed)
-    items: list[Item] = []
+    c = constructions("agreement", vocab, seed, max_phrases, max_distance)
+    items: list[WordPair] = []
     while len(items) < n_items:
         i = len(items)
         construction = CONSTRUCTIONS[i % len(CONSTRUCTIONS)]
         num, mismatch = (i // len(CONSTRUCTIONS)) % 2, (i // (2 * len(CONSTRUCTIONS))) % 2
-
-        def make():
-            n = 0 if construction == "simple" else rng.randint(MIN_PHRASES.get(construction, 0), max_phrases)
-            return build(Builder(vocab, rng, adjective_prob), construction, num, bool(mismatch), n)
-
-        items.append(fitting(make, max_distance, construction, config))
+        c.attractor_prob = float(mismatch)  # every intervening noun (and a matrix subject) matches or differs
+        line = draw(c, "agreement", max_distance, construction=construction, number=num)
+        m = line.meta
+        meta = {"construction": construction}
+        if construction == "sent_comp":
+            meta.update(inner=m["inner"], matrix_number=m["matrix_number"])
+        meta.update(
+            subject_number=NUMBER[num],
+            attractor_number=NUMBER[num ^ mismatch] if m["n_inside"] else "none",
+            n_attractors=m["n_attractors"],
+            n_phrases=m["n_phrases"],
+            distance=m["distance"],
+        )
+        verb = line.text.split()[m["target"]]
+        items.append(labelled(cut(line, (vocab.other_form("agreement", verb),), meta), config))
     return items
