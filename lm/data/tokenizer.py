@@ -30,25 +30,19 @@ def train_tokenizer(
     """Train on an iterable of lines (the training split only). `split_punctuation` (word level): punctuation
     marks become words of their own ("him." -> "him" "."), so raw text keeps a small vocabulary. `lowercase` (word
     level): text is lowercased before it is split ("She" and "she" are one word), also when encoding."""
-    if kind == "word":
+    if kind in ("word", "char"):
         tok = Tokenizer(models.WordLevel(unk_token=UNK))
-        if lowercase:
-            tok.normalizer = normalizers.Lowercase()
-        tok.pre_tokenizer = (
-            pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()])
-            if split_punctuation
-            else pre_tokenizers.WhitespaceSplit()
-        )
-        trainer = trainers.WordLevelTrainer(
-            vocab_size=vocab_size or 10**9,
-            min_frequency=min_frequency,
-            special_tokens=[EOS, UNK],
-            show_progress=show_progress,
-        )
-    elif kind == "char":
-        tok = Tokenizer(models.WordLevel(unk_token=UNK))
-        tok.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
-        tok.decoder = decoders.Fuse()
+        if kind == "char":
+            tok.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
+            tok.decoder = decoders.Fuse()
+        else:
+            if lowercase:
+                tok.normalizer = normalizers.Lowercase()
+            tok.pre_tokenizer = (
+                pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()])
+                if split_punctuation
+                else pre_tokenizers.WhitespaceSplit()
+            )
         trainer = trainers.WordLevelTrainer(
             vocab_size=vocab_size or 10**9,
             min_frequency=min_frequency,

@@ -124,21 +124,18 @@ def sample(
 
 
 def sample_with_logprob(
-    logits: torch.Tensor,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    top_p: float | None = None,
-    generator: Generators = None,
-    greedy: bool = False,
+    logits: torch.Tensor, generator: Generators = None, **settings
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """`sample` on (B, V) logits, and each drawn token's log-probability under the model itself,
-    log softmax(logits) (no temperature, no filtering). (B,) long, (B,) float32.
+    """`sample(logits, generator=generator, **settings)` on (B, V) logits (settings: temperature, top_k, top_p,
+    greedy), and each drawn token's log-probability under the model itself, log softmax(logits) (no temperature,
+    no filtering). (B,) long, (B,) float32.
 
     Plain sampling (temperature 1, no filters) shares one softmax between the draw and the log-probability.
     """
-    check_args(temperature, top_k, top_p, greedy)
-    if greedy or temperature != 1 or top_k is not None or (top_p is not None and top_p < 1):
-        ids = sample(logits, temperature, top_k, top_p, generator, greedy)
+    s = {"temperature": 1.0, "top_k": None, "top_p": None, "greedy": False} | settings
+    check_args(**s)
+    if s["greedy"] or s["temperature"] != 1 or s["top_k"] is not None or (s["top_p"] is not None and s["top_p"] < 1):
+        ids = sample(logits, generator=generator, **s)
         return ids, logits.float().log_softmax(-1).gather(1, ids[:, None]).squeeze(1)
     probs = logits.float().softmax(-1)
     ids = draw(probs, uniforms(logits.size(0), generator, logits.device))

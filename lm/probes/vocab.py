@@ -27,40 +27,12 @@ ENGLISH_PATH = shipped("data", "probes", "english.json")
 VOCABS = ("grammar", "english")
 PERIODS = ("sep", "attached", "eos")
 
+_SENTENCES = ("prepositions", "adjectives", "verbs.intransitive", "verbs.transitive")  # what any line needs
+_NOUNS = ("animate_nouns", "inanimate_nouns", "verbs.copula")  # agreement lines and recall's filler
 NEEDS = {  # word classes each built-in suite draws from
-    "agreement": (
-        "animate_nouns",
-        "inanimate_nouns",
-        "prepositions",
-        "adjectives",
-        "verbs.intransitive",
-        "verbs.transitive",
-        "verbs.copula",
-        "verbs.complement",
-    ),
-    "gender": (
-        "prepositions",
-        "adjectives",
-        "verbs.intransitive",
-        "verbs.transitive",
-        "verbs.reflexive",
-        "verbs.complement",
-        "people.m",
-        "people.f",
-    ),
-    "recall": (
-        "animate_nouns",
-        "inanimate_nouns",
-        "prepositions",
-        "adjectives",
-        "verbs.intransitive",
-        "verbs.transitive",
-        "verbs.copula",
-        "fact_frames",
-        "recall_frames",
-        "names",
-        "languages",
-    ),
+    "agreement": (*_NOUNS, *_SENTENCES, "verbs.complement"),
+    "gender": (*_SENTENCES, "verbs.reflexive", "verbs.complement", "people.m", "people.f"),
+    "recall": (*_NOUNS, *_SENTENCES, "fact_frames", "recall_frames", "names", "languages"),
 }
 
 

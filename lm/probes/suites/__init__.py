@@ -14,25 +14,17 @@ from lm.probes.suites import agreement, gender, recall
 from lm.probes.suites.common import render
 from lm.probes.vocab import CORPUS_STYLE, TextStyle, lacks
 
-BUILTIN_SUITES = ("agreement", "gender", "recall")
-GROUP_BY = {"agreement": agreement.GROUP_BY, "gender": gender.GROUP_BY, "recall": recall.GROUP_BY}
+SUITES = {"agreement": agreement, "gender": gender, "recall": recall}
+BUILTIN_SUITES = tuple(SUITES)
+GROUP_BY = {name: module.GROUP_BY for name, module in SUITES.items()}
 
 
-def generate_items(
-    name: str,
-    vocab: Lexicon,
-    n_items: int,
-    seed: int = 0,
-    max_phrases: int = 4,
-    max_distance: int = 24,
-    config: GrammarConfig | None = None,
-):
-    if name == "agreement":
-        return agreement.generate(vocab, n_items, seed, max_phrases, max_distance, config)
-    if name == "gender":
-        return gender.generate(vocab, n_items, seed, max_phrases, max_distance, config)
+def generate_items(name: str, vocab: Lexicon, n_items: int, seed: int = 0, max_phrases: int = 4, **limits):
+    """The word-level items of a built-in suite (limits: max_distance, config)."""
+    if name in ("agreement", "gender"):
+        return SUITES[name].generate(vocab, n_items, seed, max_phrases=max_phrases, **limits)
     if name == "recall":
-        return recall.generate(vocab, n_items, seed, config=config)
+        return recall.generate(vocab, n_items, seed, config=limits.get("config"))
     raise UserError(
         f"unknown suite {name!r}: built-in suites are {', '.join(BUILTIN_SUITES)}; "
         "or give a .jsonl file or a directory of them"
@@ -57,7 +49,7 @@ def builtin_suite(
             f"no words of {', '.join(missing)}; use vocab=grammar, or score your own .jsonl files"
         )
     try:
-        items = generate_items(name, vocab, n_items, seed, max_phrases, max_distance, config)
+        items = generate_items(name, vocab, n_items, seed, max_phrases, max_distance=max_distance, config=config)
     except ValueError as e:
         raise UserError(f"cannot build the {name} suite from the {vocab.name} vocabulary: {e}") from None
     style = style or CORPUS_STYLE

@@ -17,55 +17,33 @@ The lines are the corpus's own agreement lines (lm/data/constructions.py), cut b
 
 from __future__ import annotations
 
+from lm.data.constructions import Constructions
 from lm.data.grammar import AGREEMENT_CONSTRUCTIONS as CONSTRUCTIONS
-from lm.data.grammar import NUMBER, GrammarConfig
-from lm.data.lexicon import Lexicon
-from lm.probes.suites.common import WordPair, constructions, cut, draw, labelled
+from lm.data.grammar import NUMBER
+from lm.probes.suites import common
+from lm.probes.suites.common import WordPair, cut, draw, group_by, item_meta
 
-GROUP_BY = (
-    "construction",
-    "subject_number",
-    "attractor_number",
-    "n_attractors",
-    "distance_bin",
-    "range",
-    "construction+range",
-)
+GROUP_BY = group_by("subject_number", "attractor_number", "n_attractors")
 
 
-def generate(
-    vocab: Lexicon,
-    n_items: int,
-    seed: int = 0,
-    max_phrases: int = 4,
-    max_distance: int = 24,
-    config: GrammarConfig | None = None,
-) -> list[WordPair]:
-    """n_items items, balanced over construction x subject number x attractor number; same seed, same items."""
-    if n_items < 0 or max_phrases < 1 or max_distance < 1:
-        raise ValueError(
-            f"n_items >= 0, max_phrases >= 1 and max_distance >= 1 needed, got {n_items}, {max_phrases}, {max_distance}"
-        )
-    config = config or GrammarConfig()
-    c = constructions("agreement", vocab, seed, max_phrases, max_distance)
-    items: list[WordPair] = []
-    while len(items) < n_items:
-        i = len(items)
-        construction = CONSTRUCTIONS[i % len(CONSTRUCTIONS)]
-        num, mismatch = (i // len(CONSTRUCTIONS)) % 2, (i // (2 * len(CONSTRUCTIONS))) % 2
-        c.attractor_prob = float(mismatch)  # every intervening noun (and a matrix subject) matches or differs
-        line = draw(c, "agreement", max_distance, construction=construction, number=num)
-        m = line.meta
-        meta = {"construction": construction}
-        if construction == "sent_comp":
-            meta.update(inner=m["inner"], matrix_number=m["matrix_number"])
-        meta.update(
-            subject_number=NUMBER[num],
-            attractor_number=NUMBER[num ^ mismatch] if m["n_inside"] else "none",
-            n_attractors=m["n_attractors"],
-            n_phrases=m["n_phrases"],
-            distance=m["distance"],
-        )
-        verb = line.text.split()[m["target"]]
-        items.append(labelled(cut(line, (vocab.other_form("agreement", verb),), meta), config))
-    return items
+def item(i: int, c: Constructions, max_distance: int) -> WordPair:
+    """Item i: balanced over construction x subject number x attractor number."""
+    construction = CONSTRUCTIONS[i % len(CONSTRUCTIONS)]
+    num, mismatch = (i // len(CONSTRUCTIONS)) % 2, (i // (2 * len(CONSTRUCTIONS))) % 2
+    c.attractor_prob = float(mismatch)  # every intervening noun (and a matrix subject) matches or differs
+    line = draw(c, "agreement", max_distance, construction=construction, number=num)
+    m = line.meta
+    meta = item_meta(
+        line,
+        ("inner", "matrix_number") if construction == "sent_comp" else (),
+        subject_number=NUMBER[num],
+        attractor_number=NUMBER[num ^ mismatch] if m["n_inside"] else "none",
+        n_attractors=m["n_attractors"],
+    )
+    verb = line.text.split()[m["target"]]
+    return cut(line, (c.lex.other_form("agreement", verb),), meta)
+
+
+def generate(vocab, n_items: int, seed: int = 0, **limits) -> list[WordPair]:
+    """n_items items (limits: max_phrases, max_distance, config; see common.generate)."""
+    return common.generate("agreement", item, vocab, n_items, seed, **limits)

@@ -25,6 +25,11 @@ from lm.probes.vocab import TextStyle
 DISTANCE_BINS = ((1, 3), (4, 6), (7, 9), (10, 12), (13, 16), (17, 20), (21, 24), (25, 32), (33, 48), (49, 10**6))
 
 
+def group_by(*fields: str) -> tuple[str, ...]:
+    """The conditions a suite's report breaks accuracy down by: its own fields between the shared ones."""
+    return ("construction", *fields, "distance_bin", "range", "construction+range")
+
+
 @dataclass
 class WordPair:
     words: list[str]  # the prefix: every word before the critical one
@@ -52,6 +57,13 @@ def draw(c: Constructions, kind: str, max_distance: int, **forced) -> Line:
         what = forced.get("construction", kind)
         raise ValueError(f"max_distance={max_distance} is too short for {what} items")
     return line
+
+
+def item_meta(line: Line, extra: tuple[str, ...], **fields) -> dict:
+    """An item's conditions: the line's construction and `extra` fields, then `fields`, its phrases and distance."""
+    m = line.meta
+    own = {k: m[k] for k in extra}
+    return {"construction": m["construction"], **own, **fields, "n_phrases": m["n_phrases"], "distance": m["distance"]}
 
 
 def cut(line: Line, bad: tuple[str, ...], meta: dict) -> WordPair:
@@ -87,11 +99,32 @@ def line_range(n_phrases: int, distance: int, config: GrammarConfig) -> str:
     )
 
 
-def labelled(item: WordPair, config: GrammarConfig) -> WordPair:
-    """The item tagged with its distance bin and range (train / test / beyond) against the model's corpus."""
-    d = item.meta["distance"]
-    item.meta.update(distance_bin=distance_bin(d), range=line_range(item.meta["n_phrases"], d, config))
-    return item
+def generate(
+    suite: str,
+    item,
+    vocab: Lexicon,
+    n_items: int,
+    seed: int = 0,
+    max_phrases: int = 4,
+    max_distance: int = 24,
+    config: GrammarConfig | None = None,
+) -> list[WordPair]:
+    """n_items items of an agreement-like suite: `item(i, c, max_distance)` makes the i-th from the suite's
+    constructions `c`; each is tagged with its distance bin and range (train / test / beyond) against `config`,
+    the model's corpus. Same seed, same items."""
+    if n_items < 0 or max_phrases < 1 or max_distance < 1:
+        raise ValueError(
+            f"n_items >= 0, max_phrases >= 1 and max_distance >= 1 needed, got {n_items}, {max_phrases}, {max_distance}"
+        )
+    config = config or GrammarConfig()
+    c = constructions(suite, vocab, seed, max_phrases, max_distance)
+    items = []
+    for i in range(n_items):
+        it = item(i, c, max_distance)
+        d = it.meta["distance"]
+        it.meta.update(distance_bin=distance_bin(d), range=line_range(it.meta["n_phrases"], d, config))
+        items.append(it)
+    return items
 
 
 def render(item: WordPair, style: TextStyle, proper: frozenset = frozenset()) -> Pair:

@@ -16,63 +16,38 @@ The lines are the corpus's own gender lines (lm/data/constructions.py), cut befo
 
 from __future__ import annotations
 
+from lm.data.constructions import Constructions
 from lm.data.grammar import GENDER_CONSTRUCTIONS as CONSTRUCTIONS
-from lm.data.grammar import GrammarConfig
-from lm.data.lexicon import Lexicon
-from lm.probes.suites.common import WordPair, constructions, cut, draw, labelled
+from lm.probes.suites import common
+from lm.probes.suites.common import WordPair, cut, draw, group_by, item_meta
 
-GROUP_BY = (
-    "construction",
-    "gender",
-    "number",
-    "distractor_gender",
-    "n_distractors",
-    "distance_bin",
-    "range",
-    "construction+range",
-)
+GROUP_BY = group_by("gender", "number", "distractor_gender", "n_distractors")
+SAME_GENDER_PROB = 0.25  # an item's intervening nouns all have the subject's gender (a control), else the other
 
 
-def generate(
-    vocab: Lexicon,
-    n_items: int,
-    seed: int = 0,
-    max_phrases: int = 4,
-    max_distance: int = 24,
-    config: GrammarConfig | None = None,
-    same_gender_prob: float = 0.25,
-) -> list[WordPair]:
-    """n_items items, balanced over construction x gender; same seed, same items. An item's intervening nouns
-    all have the subject's gender (a control) with probability same_gender_prob, else all the other one."""
-    if n_items < 0 or max_phrases < 1 or max_distance < 1:
-        raise ValueError(
-            f"n_items >= 0, max_phrases >= 1 and max_distance >= 1 needed, got {n_items}, {max_phrases}, {max_distance}"
-        )
+def item(i: int, c: Constructions, max_distance: int) -> WordPair:
+    """Item i: balanced over construction x gender."""
+    construction, g = CONSTRUCTIONS[i % 4], ("m", "f")[(i // 4) % 2]
+    other = "f" if g == "m" else "m"
+    same = c.rnd() < SAME_GENDER_PROB
+    c.other_gender_prob = 0.0 if same else 1.0
+    line = draw(c, "gender", max_distance, construction=construction, gender=g)
+    m = line.meta
+    meta = item_meta(
+        line,
+        ("variant", "previous_gender") if construction == "subject_change" else (),
+        gender=g,
+        number=m["number"],
+        distractor_gender=(g if same else other) if m["n_inside"] else "none",
+        n_distractors=m["n_attractors"],
+    )
+    pronoun = line.text.split()[m["target"]]
+    return cut(line, (c.lex.other_form("gender", pronoun, g),), meta)
+
+
+def generate(vocab, n_items: int, seed: int = 0, **limits) -> list[WordPair]:
+    """n_items items (limits: max_phrases, max_distance, config; see common.generate)."""
     for g in ("m", "f"):
         if not any(p[0] for p in vocab.gendered_nouns[g]) and not vocab.names[g]:
             raise ValueError(f"the {vocab.name} vocabulary has no noun or name of gender {g}")
-    config = config or GrammarConfig()
-    c = constructions("gender", vocab, seed, max_phrases, max_distance)
-    items: list[WordPair] = []
-    while len(items) < n_items:
-        i = len(items)
-        construction, g = CONSTRUCTIONS[i % 4], ("m", "f")[(i // 4) % 2]
-        other = "f" if g == "m" else "m"
-        same = c.rnd() < same_gender_prob
-        c.other_gender_prob = 0.0 if same else 1.0
-        line = draw(c, "gender", max_distance, construction=construction, gender=g)
-        m = line.meta
-        meta = {"construction": construction}
-        if construction == "subject_change":
-            meta.update(variant=m["variant"], previous_gender=m["previous_gender"])
-        meta.update(
-            gender=g,
-            number=m["number"],
-            distractor_gender=(g if same else other) if m["n_inside"] else "none",
-            n_distractors=m["n_attractors"],
-            n_phrases=m["n_phrases"],
-            distance=m["distance"],
-        )
-        pronoun = line.text.split()[m["target"]]
-        items.append(labelled(cut(line, (vocab.other_form("gender", pronoun, g),), meta), config))
-    return items
+    return common.generate("gender", item, vocab, n_items, seed, **limits)
