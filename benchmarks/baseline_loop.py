@@ -1,7 +1,8 @@
 """Plain-PyTorch LSTM language model loop: the speed/perplexity baseline for the
-Lightning path. Deliberately self-contained (no Lightning, no Hydra, no `lm` imports)
-so it measures only what torch itself costs. Style follows pytorch/examples
-word_language_model.
+Lightning path. Deliberately plain (no Lightning, no Hydra, no `lm` imports) so it
+measures only what torch itself costs. Style follows pytorch/examples
+word_language_model; the defaults are the ptb_medium recipe (benchmarks/recipe.py reads
+them from conf/experiment/ptb_medium.yaml).
 
 Example:
     python -m benchmarks.baseline_loop --data /work/shared/data/ptb --tied --max-steps 200 --json out.json
@@ -16,6 +17,8 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from benchmarks.recipe import MEDIUM, add_options
 
 
 class RNNModel(nn.Module):
@@ -97,21 +100,13 @@ def evaluate(model, data, bsz, bptt):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", required=True, help="dir with train.txt, valid.txt, test.txt")
-    p.add_argument("--emsize", type=int, default=650)
-    p.add_argument("--nhid", type=int, default=650)
-    p.add_argument("--nlayers", type=int, default=2)
-    p.add_argument("--dropout", type=float, default=0.5)
+    add_options(p, **{k: MEDIUM[k] for k in ("emsize", "nhid", "nlayers", "dropout")})
     p.add_argument("--tied", action="store_true")
-    p.add_argument("--lr", type=float, default=20.0)
-    p.add_argument("--clip", type=float, default=0.25)
-    p.add_argument("--batch-size", type=int, default=20)
-    p.add_argument("--bptt", type=int, default=35)
-    p.add_argument("--eval-batch-size", type=int, default=10)
-    p.add_argument("--seed", type=int, default=1111)
+    add_options(p, **{k: MEDIUM[k] for k in ("lr", "clip", "batch_size", "bptt", "eval_batch_size")}, seed=1111)
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     p.add_argument("--device", default="cpu", help="cpu | cuda")
     p.add_argument("--max-steps", type=int, default=None, help="stop after N optimizer steps, then evaluate")
-    p.add_argument("--max-epochs", type=int, default=40)
+    add_options(p, max_epochs=MEDIUM["max_epochs"])
     p.add_argument("--warmup-steps", type=int, default=5, help="steps excluded from tokens/s")
     p.add_argument("--log-interval", type=int, default=200)
     p.add_argument("--json", default=None, help="write the results here")

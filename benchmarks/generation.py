@@ -19,6 +19,7 @@ import time
 
 import torch
 
+from benchmarks.recipe import MEDIUM, MEDIUM_SHAPE
 from lm.data.tokenizer import encode_lines, train_tokenizer
 from lm.generation.fast_decode import make_engine
 from lm.generation.generator import generate
@@ -52,7 +53,7 @@ def build(args):
     with open(os.path.join(args.data, "train.txt"), encoding="utf-8") as f:
         tok = train_tokenizer("word", f.read().splitlines())
     torch.manual_seed(0)
-    model = RNNLM(tok.get_vocab_size(), 650, 650, 2, dropout=0.5, tie_weights=True).eval()
+    model = RNNLM(tok.get_vocab_size(), *MEDIUM_SHAPE, dropout=MEDIUM["dropout"], tie_weights=True).eval()
     return model, tok, "random init (untrained): timing only, log-probs near uniform"
 
 

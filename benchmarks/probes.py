@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks import ROOT
+from benchmarks.recipe import MEDIUM_SHAPE
 from lm.data.tokenizer import kind_of, train_tokenizer
 from lm.model import checkpoint
 from lm.model.rnnlm import RNNLM
@@ -40,7 +42,6 @@ from lm.probes.suites import agreement
 from lm.probes.surprisal import SurprisalScorer
 from lm.probes.vocab import load_vocab, restrict
 
-ROOT = Path(__file__).resolve().parents[1]
 PTB = ROOT.parent / "shared" / "data" / "ptb" / "train.txt"
 TAILS = (
     ("today",),
@@ -57,7 +58,7 @@ TAILS = (
 def vocab_lines(size: int) -> list[str]:
     if PTB.is_file():
         return PTB.read_text().splitlines()
-    words = sorted(load_vocab("english").words | {w for t in TAILS for w in t})
+    words = sorted(set(load_vocab("english").words) | {w for t in TAILS for w in t})  # words: a set or a mapping
     return [" ".join(words), " ".join(f"w{i}" for i in range(size - len(words) - 2))]
 
 
@@ -104,14 +105,18 @@ def region_suite(pairs: list[Pair]) -> regions.RegionSuite:
 
 @torch.inference_mode()
 def plain_sentence_logprob(model: RNNLM, tok, text: str) -> float:
-    """The plain way: one sentence alone, fp32, the whole distribution at every position."""
+    """The plain way: one sentence alone, fp32, the whole distribution at every position; <eos> before and after,
+    as lm.probes scores it."""
     eos = tok.token_to_id("<eos>")
-    ids = torch.tensor([[eos, *tok.encode(text, add_special_tokens=False).ids, eos]])
+    ids = torch.tensor(
+        [[eos, *tok.encode(text, add_special_tokens=False).ids, eos]], device=model.embedding.weight.device
+    )
     logp = model.log_probs(model.features(ids[:, :-1])[0]).float()
     return float(logp.gather(2, ids[:, 1:, None]).sum())
 
 
 def plain_rate(model, tok, sentences_per_item: list[list[str]]) -> float:
+    """Items/s, each item's sentences scored the plain way (float() of each score waits for the device)."""
     start = time.perf_counter()
     for sentences in sentences_per_item:
         for text in sentences:
@@ -125,7 +130,7 @@ def build(args):
         return loaded.model, loaded.tokenizer, str(loaded.path)
     tok = train_tokenizer("word", vocab_lines(args.vocab_size), vocab_size=args.vocab_size)
     torch.manual_seed(0)
-    model = RNNLM(tok.get_vocab_size(), 650, 650, 2, dropout=0.0, tie_weights=True).eval()
+    model = RNNLM(tok.get_vocab_size(), *MEDIUM_SHAPE, dropout=0.0, tie_weights=True).eval()
     return model, tok, "random 2x650 tied"
 
 

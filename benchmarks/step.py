@@ -15,6 +15,7 @@ import time
 import torch
 from torch import nn
 
+from benchmarks.recipe import MEDIUM, add_options
 from lm.model.regularizers.activation import activation_penalty, temporal_penalty
 from lm.model.regularizers.locked_dropout import LockedDropout
 from lm.model.rnnlm import RNNLM, Dropout
@@ -60,16 +61,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ab", choices=sorted(VARIANTS), required=True)
     ap.add_argument("--precision", choices=("fp32", "bf16"), default="bf16")
-    ap.add_argument("--vocab", type=int, default=10_000)
-    ap.add_argument("--size", type=int, default=650)
-    ap.add_argument("--dropout", type=float, default=0.5)
-    ap.add_argument("--batch", type=int, default=20)
-    ap.add_argument("--bptt", type=int, default=35)
-    ap.add_argument("--steps", type=int, default=10)
-    ap.add_argument("--rounds", type=int, default=5)
+    add_options(ap, vocab=10_000, size=MEDIUM["nhid"], dropout=MEDIUM["dropout"], batch=MEDIUM["batch_size"])
+    add_options(ap, bptt=MEDIUM["bptt"], steps=10, rounds=5)
     args = ap.parse_args()
     torch.manual_seed(0)
-    model = RNNLM(args.vocab, args.size, args.size, 2, dropout=args.dropout, tie_weights=True).train()
+    model = RNNLM(args.vocab, args.size, args.size, MEDIUM["nlayers"], dropout=args.dropout, tie_weights=True).train()
     opt = torch.optim.SGD(model.parameters(), lr=1.0)
     x, y = (torch.randint(args.vocab, (args.batch, args.bptt)) for _ in range(2))
 
@@ -81,7 +77,7 @@ def main():
                 loss = loss + 2 * activation_penalty(dropped) + temporal_penalty(raw)
         opt.zero_grad()
         loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 0.25)
+        nn.utils.clip_grad_norm_(model.parameters(), MEDIUM["clip"])
         opt.step()
 
     speeds = {name: [] for name in VARIANTS[args.ab]}
