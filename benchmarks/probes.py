@@ -33,6 +33,7 @@ import torch
 from benchmarks import ROOT
 from benchmarks.recipe import MEDIUM_SHAPE
 from lm.data.tokenizer import kind_of, train_tokenizer
+from lm.errors import UserError, exit_on_user_error
 from lm.model import checkpoint
 from lm.model.rnnlm import RNNLM
 from lm.probes import formula, regions
@@ -40,7 +41,7 @@ from lm.probes.records import Pair, read_jsonl
 from lm.probes.scoring import Scorer
 from lm.probes.suites import agreement
 from lm.probes.surprisal import SurprisalScorer
-from lm.probes.vocab import load_vocab, restrict
+from lm.probes.vocab import lacks, load_vocab, restrict
 
 PTB = ROOT.parent / "shared" / "data" / "ptb" / "train.txt"
 TAILS = (
@@ -67,6 +68,8 @@ def make_pairs(n: int, tokenizer, seed: int = 0) -> list[Pair]:
     # a word-level model scores only the words it has; sub-word and character models score any
     ok = (lambda w: tokenizer.token_to_id(w) is not None) if kind_of(tokenizer) == "word" else (lambda w: True)  # noqa: E731
     vocab = restrict(load_vocab("english"), ok)
+    if missing := lacks(vocab, "agreement"):
+        raise UserError(f"the model's vocabulary has no English words of {', '.join(missing)} to build agreement pairs")
     rng = random.Random(seed)
     pairs = []
     while len(pairs) < n:
@@ -236,4 +239,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main() else 1)
+    sys.exit(0 if exit_on_user_error(main)() else 1)

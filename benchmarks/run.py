@@ -31,6 +31,7 @@ from benchmarks.inference import generation_speed, probe_speed
 from benchmarks.report import save, table
 from benchmarks.timing import matmul_ceiling
 from benchmarks.training import lightning_run, plain_loop
+from lm.errors import exit_on_user_error
 from lm.model import checkpoint
 
 
@@ -106,4 +107,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    exit_on_user_error(main)()

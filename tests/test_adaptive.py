@@ -162,6 +162,7 @@ def test_probe_scores_are_sums_of_adaptive_log_probs(adaptive_lm, precision):
         assert score == pytest.approx(want, abs=1e-4 if precision == "fp32" else 5e-2)
 
 
+@pytest.mark.slow
 def test_trained_from_the_command_line_it_loads_and_generates(tmp_path):
     run = run_script(
         "train.py", *tiny_train_args(tmp_path), "model.softmax=adaptive", "model.cutoffs=[5,12]", "trainer.max_steps=30"
@@ -174,6 +175,7 @@ def test_trained_from_the_command_line_it_loads_and_generates(tmp_path):
     assert len(out.stdout.split()) >= 8
 
 
+@pytest.mark.slow
 def test_cutoffs_beyond_the_vocabulary_are_one_line_from_the_cli(tmp_path):
     run = run_script("train.py", *tiny_train_args(tmp_path), "model.softmax=adaptive", "model.cutoffs=[5,100000]")
     assert run.returncode == 2
