@@ -71,7 +71,9 @@ class Phrases:
         w, pair = self.w, self.pick(pairs)
         w.append(self.the)
         if adj or (adj is None and self.rnd() < self.cfg.adjective_prob):
-            w.append(self.pick(self.thing_adjs if pair in self.things else self.adjs))
+            fitting = self.thing_adjs if pair in self.things else self.adjs
+            if fitting:  # a restricted lexicon may have no adjective for things
+                w.append(self.pick(fitting))
         w.append(pair[num])
         self.nouns.append(len(w) - 1)
         return len(w) - 1, num
