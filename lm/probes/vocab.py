@@ -32,7 +32,7 @@ _NOUNS = ("animate_nouns", "inanimate_nouns", "verbs.copula")  # agreement lines
 NEEDS = {  # word classes each built-in suite draws from
     "agreement": (*_NOUNS, *_SENTENCES, "verbs.complement"),
     "gender": (*_SENTENCES, "verbs.reflexive", "verbs.complement", "people.m", "people.f"),
-    "recall": (*_NOUNS, *_SENTENCES, "fact_frames", "recall_frames", "names", "languages"),
+    "recall": (*_NOUNS, *_SENTENCES, "inanimate_adjectives", "fact_frames", "recall_frames", "names", "languages"),
 }
 
 
