@@ -1,4 +1,5 @@
-"""PNG figures of the analyses; each function takes the rows the analysis wrote to CSV and a path."""
+"""PNG figures of the analyses; each function takes the rows the analysis wrote to CSV and a path, and draws with
+the shared set-up of lm/results/plots.py (cropped to what is drawn)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from lm.results.plots import accuracy_axes, accuracy_plot, band, figure, save
 
 TITLES = {
     "f": "forget f_t",
@@ -20,30 +23,13 @@ TITLES = {
 }
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, no display
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    _plt().close(fig)
-    return path
-
-
 def gate_heatmap(trace: dict[str, np.ndarray], tokens: Sequence[str], path: Path, max_units: int = 64) -> Path:
     """One panel per (state, layer): units (rows) x tokens (columns); trace name -> (L, T, H). With more than
     max_units units, shows those whose forget gate (else h) varies most over the sentence."""
-    plt = _plt()
     names = list(trace)
     L, T, H = trace[names[0]].shape
     key = "f" if "f" in trace else "h"
-    fig, axes = plt.subplots(len(names), L, figsize=(max(4, 0.45 * T) * L, 2.2 * len(names)), squeeze=False)
+    fig, axes = figure((max(4, 0.45 * T) * L, 2.2 * len(names)), len(names), L)
     for layer in range(L):
         units = np.argsort(-trace[key][layer].std(0))[:max_units] if H > max_units else np.arange(H)
         units = np.sort(units)
@@ -59,18 +45,16 @@ def gate_heatmap(trace: dict[str, np.ndarray], tokens: Sequence[str], path: Path
             ax.set_xticklabels(tokens, rotation=90, fontsize=7)
             ax.set_ylabel("unit" if H <= max_units else f"top {len(units)} units", fontsize=8)
             fig.colorbar(im, ax=ax, fraction=0.02)
-    fig.tight_layout()
-    return _save(fig, path)
+    return save(fig, path, crop=True)
 
 
 def subject_change_plot(summary: Sequence[dict], path: Path, units: Sequence[dict] = ()) -> Path:
     """Top: mean f_t and i_t (over units) at the previous subject, the new one and elsewhere, per layer.
     Bottom (with `units`): the units whose forget gate drops most at the change, and their input gate."""
-    plt = _plt()
     layers = sorted({r["layer"] for r in summary})
     groups = ["previous_subject", "change", "elsewhere"]
     n_rows = 2 if units else 1
-    fig, axes = plt.subplots(n_rows, len(layers), figsize=(4.5 * len(layers), 3.2 * n_rows), squeeze=False)
+    fig, axes = figure((4.5 * len(layers), 3.2 * n_rows), n_rows, len(layers))
     for ax, layer in zip(axes[0], layers):
         by = {r["position"]: r for r in summary if r["layer"] == layer}
         x = np.arange(len(groups))
@@ -93,8 +77,7 @@ def subject_change_plot(summary: Sequence[dict], path: Path, units: Sequence[dic
         ax.axvline(0, color="black", lw=0.6)
         ax.set_title(f"layer {layer}: units that forget most at the change", fontsize=9)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    return _save(fig, path)
+    return save(fig, path, crop=True)
 
 
 def _positions(rows: Sequence[dict]) -> list[str]:
@@ -104,9 +87,8 @@ def _positions(rows: Sequence[dict]) -> list[str]:
 
 def probe_plot(rows: Sequence[dict], path: Path, title: str = "") -> Path:
     """Accuracy against position after the controller, one panel per task, one line per (feature, layer)."""
-    plt = _plt()
     tasks = sorted({r["task"] for r in rows})
-    fig, axes = plt.subplots(1, max(1, len(tasks)), figsize=(5.5 * max(1, len(tasks)), 3.6), squeeze=False)
+    fig, axes = figure((5.5 * max(1, len(tasks)), 3.6), ncols=max(1, len(tasks)))
     for ax, task in zip(axes[0], tasks):
         sub = [r for r in rows if r["task"] == task]
         pos = _positions(sub)
@@ -136,19 +118,15 @@ def probe_plot(rows: Sequence[dict], path: Path, title: str = "") -> Path:
         )
         ax.set_xticks(range(len(pos)))
         ax.set_xticklabels([p if p != "pre" else "before\ntarget" for p in pos], fontsize=7)
-        ax.set_ylim(0.3, 1.02)
-        ax.set_xlabel("words after the controller")
-        ax.set_ylabel("held-out accuracy")
-        ax.set_title(f"{title} subject {task}".strip(), fontsize=9)
+        accuracy_axes(ax, "words after the controller", f"{title} subject {task}".strip(), "held-out accuracy", 0.3)
         ax.legend(fontsize=6)
-    fig.tight_layout()
-    return _save(fig, path)
+    return save(fig, path, crop=True)
 
 
 def ablation_plot(base: dict, rows: Sequence[dict], path: Path, top_k: int = 20, title: str = "") -> Path:
-    plt = _plt()
     top = list(rows[:top_k])
-    fig, ax = plt.subplots(figsize=(max(5, 0.35 * len(top) + 2), 3.4))
+    fig, axes = figure((max(5, 0.35 * len(top) + 2), 3.4))
+    ax = axes[0, 0]
     x = np.arange(len(top))
     ax.bar(x - 0.2, [r["drop"] for r in top], 0.4, label=f"all items (base {base['acc']:.3f})")
     ax.bar(
@@ -160,36 +138,27 @@ def ablation_plot(base: dict, rows: Sequence[dict], path: Path, top_k: int = 20,
     ax.axhline(0, color="black", lw=0.6)
     ax.set_title(f"{title} units ranked by ablation".strip(), fontsize=9)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    return _save(fig, path)
+    return save(fig, path, crop=True)
 
 
 def agreement_plot(tables: dict[str, Sequence[dict]], path: Path) -> Path:
-    """Accuracy against distance (bin midpoints) with 95% intervals, one line per model."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    for label, rows in tables.items():
-        mid = [(r["lo"] + r["hi"]) / 2 for r in rows]
-        ax.plot(mid, [r["acc"] for r in rows], marker="o", ms=3, label=label)
-        ax.fill_between(mid, [r["ci_lo"] for r in rows], [r["ci_hi"] for r in rows], alpha=0.2)
-    ax.axhline(0.5, color="gray", ls=":", lw=0.8)
-    ax.set_ylim(0, 1.02)
-    ax.set_xlabel("distance subject -> verb (words)")
-    ax.set_ylabel("agreement accuracy")
-    ax.set_title("subject-verb agreement against distance", fontsize=9)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return _save(fig, path)
+    """Accuracy against distance (bin midpoints) with 95% intervals, one line per model; chance is 1/2."""
+    lines = {
+        label: [((r["lo"] + r["hi"]) / 2, r["acc"], r["ci_lo"], r["ci_hi"]) for r in rows]
+        for label, rows in tables.items()
+    }
+    title = "subject-verb agreement against distance"
+    return accuracy_plot(lines, path, "distance subject -> verb (words)", title, 0.5, "agreement accuracy")
 
 
 def gradient_plot(tables: dict[str, Sequence[dict]], path: Path, all_words: dict | None = None) -> Path:
     """Geometric mean (and quartiles) of the gradient norm against distance, log scale, one line per model."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 3.8))
-    for k, (label, rows) in enumerate(tables.items()):
+    fig, axes = figure((6, 3.8))
+    ax = axes[0, 0]
+    for label, rows in tables.items():
         d = [r["distance"] for r in rows]
-        (line,) = ax.plot(d, [r["geo_mean"] for r in rows], marker="o", ms=3, label=f"{label}: subject")
-        ax.fill_between(d, [r["q25"] for r in rows], [r["q75"] for r in rows], alpha=0.15, color=line.get_color())
+        quartiles = [r["q25"] for r in rows], [r["q75"] for r in rows]
+        line = band(ax, d, [r["geo_mean"] for r in rows], *quartiles, marker="o", ms=3, label=f"{label}: subject")
         if all_words and label in all_words:
             w = all_words[label]
             ax.plot(
@@ -205,5 +174,4 @@ def gradient_plot(tables: dict[str, Sequence[dict]], path: Path, all_words: dict
     ax.set_ylabel("|| d log p(verb) / d x ||")
     ax.set_title("gradient through time", fontsize=9)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    return _save(fig, path)
+    return save(fig, path, crop=True)

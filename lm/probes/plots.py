@@ -1,11 +1,12 @@
-"""Accuracy against a numeric condition (distance, number of attractors), one line per checkpoint, with the 95%
-Wilson band and the chance level. Figures are drawn without pyplot (no global state, any backend)."""
+"""The probes' plots: accuracy against a numeric condition (distance, number of attractors), one line per
+checkpoint, and probe curves against tokens seen; drawn with the shared set-up of lm/results/plots.py."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from lm.probes.report import accuracy_by
+from lm.results.plots import accuracy_axes, accuracy_plot, band, figure, save
 
 PLOT_FIELDS = ("distance", "n_attractors", "n_distractors", "filler")
 LABELS = {
@@ -34,33 +35,15 @@ def chance(items: list[dict]) -> float | None:
 def plot_accuracy(
     items_by_ckpt: dict[str, list[dict]], suite: str, field: str, path: str | Path, min_items: int = 1
 ) -> Path:
-    """One PNG: accuracy of each checkpoint against `field`, points with at least `min_items` scored items."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6.4, 4.0), dpi=110)
-    ax = fig.subplots()
-    level = None
+    """One PNG: accuracy of each checkpoint against `field`, points with at least `min_items` scored items; the
+    chance level of the first checkpoint with points."""
+    lines, level = {}, None
     for label, items in items_by_ckpt.items():
         rows = [r for r in accuracy_by(items, field) if r["n"] >= min_items and r["value"] != "None"]
-        if not rows:
-            continue
-        x = [float(r["value"]) for r in rows]
-        ax.plot(x, [r["acc"] for r in rows], marker="o", markersize=3, label=label)
-        ax.fill_between(x, [r["lo"] for r in rows], [r["hi"] for r in rows], alpha=0.15)
-        level = level if level is not None else chance(items)
-    if level is not None:
-        ax.axhline(level, color="grey", linestyle="--", linewidth=1, label="chance")
-    ax.set_ylim(0, 1.02)
-    ax.set_xlabel(LABELS.get(field, field))
-    ax.set_ylabel("accuracy")
-    ax.set_title(f"{suite}: accuracy by {field}")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p)
-    return p
+        lines[label] = [(float(r["value"]), r["acc"], r["lo"], r["hi"]) for r in rows]
+        level = level if level is not None or not rows else chance(items)
+    title = f"{suite}: accuracy by {field}"
+    return accuracy_plot(lines, path, LABELS.get(field, field), title, level)
 
 
 def plot_suites(items: dict[str, dict[str, list[dict]]], out_dir: str | Path) -> list[Path]:
@@ -81,45 +64,25 @@ def plot_curves(curves: dict[str, list[dict]], path: str | Path, title: str = ""
     """One PNG of probe curves (rows of probe_curve.csv, lm/training/callbacks/probes.py) from one or more runs: a panel
     per suite, accuracy against tokens seen; solid overall, dashed on the test split's longer distances, with
     the 95% Wilson band of the overall line."""
-    from matplotlib.figure import Figure
-
     suites = sorted({r["suite"] for rows in curves.values() for r in rows})
-    fig = Figure(figsize=(4.2 * max(1, len(suites)), 3.6), dpi=110)
-    axes = fig.subplots(1, max(1, len(suites)), squeeze=False)[0]
-    for ax, suite in zip(axes, suites):
+    fig, axes = figure((4.2 * max(1, len(suites)), 3.6), ncols=max(1, len(suites)))
+    for ax, suite in zip(axes[0], suites):
         for i, (label, rows) in enumerate(curves.items()):
-            color = f"C{i}"
-            for field, value, style in (("all", "all", "-"), ("range", "test", "--")):
+            for field, value in (("all", "all"), ("range", "test")):
                 pts = sorted(
                     (float(r["tokens_seen"]), r)
                     for r in rows
                     if r["suite"] == suite and r["field"] == field and str(r["value"]) == value
                 )
-                if not pts:
-                    continue
                 x = [t / 1e6 for t, _ in pts]
-                ax.plot(
-                    x,
-                    [float(r["acc"]) for _, r in pts],
-                    style,
-                    color=color,
-                    linewidth=1.4,
-                    label=label if field == "all" else f"{label}, test range",
-                )
-                if field == "all":
-                    ax.fill_between(
-                        x, [float(r["lo"]) for _, r in pts], [float(r["hi"]) for _, r in pts], color=color, alpha=0.12
-                    )
-        ax.set_ylim(0, 1.02)
-        ax.set_xlabel("tokens seen (millions)")
-        ax.set_ylabel("accuracy")
-        ax.set_title(suite)
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
+                acc = [float(r["acc"]) for _, r in pts]
+                if pts and field == "all":
+                    lo, hi = [float(r["lo"]) for _, r in pts], [float(r["hi"]) for _, r in pts]
+                    band(ax, x, acc, lo, hi, color=f"C{i}", linewidth=1.4, label=label)
+                elif pts:
+                    ax.plot(x, acc, "--", color=f"C{i}", linewidth=1.4, label=f"{label}, test range")
+        accuracy_axes(ax, "tokens seen (millions)", suite)
+    axes[0, 0].legend(fontsize=7)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p)
-    return p
+    return save(fig, path)
