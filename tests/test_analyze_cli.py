@@ -10,6 +10,7 @@ from conftest import write_checkpoint
 from lm.analysis.run import analyze, parse_analyses
 from lm.errors import UserError
 from test_analysis import small_model
+from test_train_cli import wandb_env, wandb_summary
 
 
 def test_unknown_analysis_name():
@@ -86,6 +87,29 @@ def test_analyze_script_writes_the_comparison_under_the_first_run(tmp_path, pair
     out = pair[0].parent / "analysis"
     assert (out / "agreement.png").is_file() and (out / "gradients.png").is_file()
     assert "rnn acc" in res.stdout and "lstm acc" in res.stdout
+
+
+@pytest.mark.slow
+def test_analysis_goes_to_an_offline_wandb_run(tmp_path, pair):
+    out = tmp_path / "out"
+    res = run_script(
+        "analyze.py",
+        f"ckpt=[{pair[0]},{pair[1]}]",
+        "analysis=agreement",
+        "agreement.n_items=40",
+        f"output_dir={out}",
+        "threads=1",
+        env=wandb_env(tmp_path),
+        timeout=180,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "W&B: logged the analysis (offline:" in res.stdout
+    (run_dir,) = (out / "wandb").glob("offline-run-*")
+    run = wandb_summary(tmp_path, run_dir)
+    saved = json.loads((out / "summary.json").read_text())
+    assert run["name"] == "analysis-rnn-lstm" and run["config"]["analysis"] == ["agreement"]
+    assert run["summary"]["agreement/lstm/acc"] == pytest.approx(saved["agreement"]["lstm"]["acc"])
+    assert run["summary"]["agreement/agreement"]["_type"] == "table-file"  # the rows of agreement.csv
 
 
 @pytest.mark.parametrize(

@@ -5,9 +5,10 @@ import math
 import pytest
 
 from lm.probes.report import accuracy_by, guess_fields, suite_rows
-from lm.probes.wandb_runs import probe_metrics, run_id, training_run
+from lm.probes.wandb_runs import probe_metrics
 from lm.results.stats import wilson_interval
 from lm.results.tables import accuracy_table
+from lm.results.wandb_log import run_id, training_run
 
 
 def test_wilson_interval_matches_known_values():

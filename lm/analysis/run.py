@@ -30,7 +30,7 @@ from lm.errors import UserError
 from lm.model import checkpoint
 from lm.results.checkpoints import load_labelled
 from lm.results.files import write_json
-from lm.training.tracking import ensure_wandb_mode
+from lm.results.wandb_log import ResultsRun, installed
 
 ANALYSES = tuple(RUNNERS)
 
@@ -125,20 +125,17 @@ def analyze(cfg: DictConfig) -> dict:
 
 
 def log_wandb(cfg: DictConfig, cks: Sequence[Ckpt], sections: Sequence[Section], summary: dict, out: Path) -> None:
-    """Images and tables as a job_type=analysis run: online with a key, offline (never a prompt) without."""
-    mode = ensure_wandb_mode()
-    try:
-        import wandb
-    except ImportError:
+    """Images and tables as a job_type=analysis run, a step per section: online with a key, offline (never a
+    prompt) without."""
+    if not installed():
         print("W&B: wandb is not installed; skipped (pip install wandb, or wandb=false)", flush=True)
         return
-    run = wandb.init(
-        project=cfg.get("wandb_project") or "lstm-lm",
+    run = ResultsRun(
+        cfg.get("wandb_project") or "lstm-lm",
+        out,
         job_type="analysis",
-        dir=str(out),
         group=cks[0].run_name or None,
         name="analysis-" + "-".join(ck.label for ck in cks),
-        mode=mode,
         config={
             "ckpt": [str(ck.path) for ck in cks],
             "analysis": as_list(cfg.analysis),
@@ -147,25 +144,9 @@ def log_wandb(cfg: DictConfig, cks: Sequence[Ckpt], sections: Sequence[Section],
         },
     )
     for s in sections:
-        images = {f"{s.name}/{p.stem}": wandb.Image(str(p)) for p in s.files if p.suffix == ".png"}
-        tables = {f"{s.name}/{name}": _table(wandb, rows) for name, rows in s.tables.items() if rows}
-        run.log({**images, **tables})
-    run.summary.update({k: v for k, v in _flat(summary).items() if isinstance(v, (int, float, str))})
+        images = {f"{s.name}/{p.stem}": p for p in s.files if p.suffix == ".png"}
+        run.log(tables={f"{s.name}/{name}": rows for name, rows in s.tables.items()}, images=images)
+    run.summarise(summary)
     run.finish()
-    where = f"offline: {console_command('wandb')} sync {out}/wandb/offline-run-*" if mode == "offline" else "online"
+    where = f"offline: {console_command('wandb')} sync {out}/wandb/offline-run-*" if run.mode == "offline" else "online"
     print(f"W&B: logged the analysis ({where})", flush=True)
-
-
-def _table(wandb, rows: Sequence[dict]):
-    cols = list(dict.fromkeys(k for r in rows for k in r))
-    return wandb.Table(columns=cols, data=[[r.get(k) for k in cols] for r in rows])
-
-
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}/"))
-        elif not isinstance(v, list):
-            out[f"{prefix}{k}"] = v
-    return out

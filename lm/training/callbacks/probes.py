@@ -39,10 +39,9 @@ from lm.probes.scoring import Scorer
 from lm.probes.suite_scoring import score_suite
 from lm.probes.suites import BUILTIN_SUITES
 from lm.probes.vocab import load_vocab
-from lm.probes.wandb_runs import probe_metrics
+from lm.probes.wandb_runs import TABLE_COLUMNS, probe_metrics
 
 log = logging.getLogger(__name__)
-TABLE_COLUMNS = ["suite", "field", "value", "acc", "lo", "hi", "n", "correct", "n_oov"]
 CURVE_FILE, CURVE_PLOT = "probe_curve.csv", "probe_curve.png"
 CURVE_COLUMNS = ["step", "tokens_seen", "suite", "field", "value", "acc", "lo", "hi", "n"]
 CURVE_FIELDS = ("all", "range")  # per suite: overall, and within / beyond the training distances
