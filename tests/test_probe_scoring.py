@@ -10,7 +10,7 @@ from torch import nn
 from lm.data.tokenizer import eos_id, train_tokenizer
 from lm.model.rnnlm import RNNLM
 from lm.probes.encoding import PairEncoder, critical_words
-from lm.probes.engine import LogProbEngine, Request, resolve_precision
+from lm.probes.engine import LogProbEngine, Request, at_positions, resolve_precision
 from lm.probes.records import Pair
 from lm.probes.scoring import Scorer, pair_correct
 
@@ -84,6 +84,21 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+def test_only_the_asked_positions_are_decoded_each_once():
+    outputs = torch.randn(3, 5, 4, generator=torch.Generator().manual_seed(0))  # (B, T, D); D = V: logits as they are
+    rows, cols = torch.tensor([2, 0, 2, 1, 0]), torch.tensor([4, 1, 4, 0, 1])
+    targets = torch.tensor([3, 1, 0, 2, 1])
+    decoded = []
+
+    def decoder(hidden, r, t):
+        decoded.append(len(hidden))
+        return hidden.log_softmax(-1)[r, t]
+
+    got = at_positions(decoder, outputs, rows, cols, targets)
+    assert torch.equal(got, outputs.log_softmax(-1)[rows, cols, targets])
+    assert decoded == [3]  # (2, 4) twice, (0, 1) twice, (1, 0): three positions, one decoder call
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])

@@ -2,7 +2,8 @@
 
 A feature function maps tokens (B, T) to the decoder's inputs (B, T, D): the fused kernel (`model.features`), or
 the explicit cell with some units removed (lm.analysis.ablation). Only the positions that predict a scored token
-are decoded, so a 10k-word vocabulary costs (items, V) and not (items, T, V).
+are decoded, so a 10k-word vocabulary costs (items, V) and not (items, T, V): the probes' engine does that part
+(lm.probes.engine.at_positions), with the model's own log p (adaptive softmax or fp32 cross-entropy).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch
 
 from lm.analysis.items import Item
 from lm.model.cells import explicit_features
+from lm.probes.engine import Decoder, at_positions
 from lm.results.stats import wilson_interval
 
 Features = Callable[[torch.Tensor], torch.Tensor]  # tokens (B, T) -> (B, T, D)
@@ -85,11 +87,16 @@ def score_batch(items: Sequence[Item]) -> ScoreBatch:
     )
 
 
+def own_log_probs(model) -> Decoder:
+    """The model's own log p(target), as its training loss has it (lm.model.rnnlm.RNNLM.target_log_probs)."""
+    return lambda hidden, rows, targets: model.target_log_probs(hidden[rows], targets)
+
+
 @torch.no_grad()
 def batch_margins(model, features: Features, batch: ScoreBatch) -> torch.Tensor:
     """log p(good) - log p(bad) per item of the batch, (n_items,) float64."""
     feats = features(batch.tokens)  # (R, T, D)
-    logp = model.target_log_probs(feats[batch.rows, batch.cols], batch.targets)  # (P,)
+    logp = at_positions(own_log_probs(model), feats, batch.rows, batch.cols, batch.targets)  # (P,)
     return torch.zeros(batch.n_items, dtype=torch.float64).index_add_(0, batch.item, (batch.sign * logp).double())
 
 

@@ -29,6 +29,7 @@ CPU with native bf16); log_softmax and the sums stay fp32 / fp64 (the decoders: 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +43,8 @@ from lm.probes.decoders import AdaptiveDecoder, ExactDecoder, ShiftedDecoder
 
 PRECISIONS = ("auto", "fp32", "bf16")
 DECODE_ROWS = 2048  # rows of (rows, V) logits at a time: 2048 x 10k fp32 = 80 MB
+# hidden (n, D), rows (Q,), targets (Q,) -> log p(targets[q] | hidden[rows[q]]) (Q,) fp32 (lm/probes/decoders.py)
+Decoder = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,30 @@ def run_rows(net: RNNLM, tokens: torch.Tensor, lengths: torch.Tensor, state=None
     inverse = torch.argsort(order)
     final = map_state(lambda s: s[:, inverse], cur)
     return last[inverse], final, None if outputs is None else outputs[inverse]
+
+
+def decode(decoder: Decoder, hidden: torch.Tensor, rows: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """log p(targets[q] | hidden[rows[q]]) for every query q, DECODE_ROWS rows of hidden at a time; hidden (N, D),
+    rows and targets (Q,), the result (Q,) fp32."""
+    out = torch.empty(len(rows), dtype=torch.float32, device=hidden.device)
+    order = torch.argsort(rows, stable=True)
+    sorted_rows = rows[order]
+    for start in range(0, len(hidden), DECODE_ROWS):
+        lo = int(torch.searchsorted(sorted_rows, start))
+        hi = int(torch.searchsorted(sorted_rows, start + DECODE_ROWS))
+        if lo < hi:
+            q = order[lo:hi]
+            out[q] = decoder(hidden[start : start + DECODE_ROWS], rows[q] - start, targets[q])
+    return out
+
+
+def at_positions(
+    decoder: Decoder, outputs: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, targets: torch.Tensor
+) -> torch.Tensor:
+    """log p(targets[p] | outputs[rows[p], cols[p]]): only the positions asked for are decoded, each once however
+    many targets it predicts (a pair's two sides); outputs (B, T, D), rows, cols and targets (P,) -> (P,) fp32."""
+    flat, index = torch.unique(rows * outputs.shape[1] + cols, return_inverse=True)  # sorted: row-major order
+    return decode(decoder, outputs.flatten(0, 1)[flat], index, targets)
 
 
 class LogProbEngine:
@@ -206,7 +233,7 @@ class LogProbEngine:
         has = [k for k, r in enumerate(reqs) if r.continuation]
         if has:
             targets = torch.tensor([reqs[k].continuation[0] for k in has], device=self.device)
-            lp[has] = self._decode(last, owner[has], targets).double().cpu().numpy()
+            lp[has] = decode(self.decoder, last, owner[has], targets).double().cpu().numpy()
         return lp
 
     def _continuations(self, reqs, owner, state) -> tuple[list[int], np.ndarray]:
@@ -223,26 +250,11 @@ class LogProbEngine:
     def _along(self, outputs: torch.Tensor, targets: torch.Tensor, lengths: torch.Tensor) -> np.ndarray:
         """log p(targets[b, t] | outputs[b, t]) for t < lengths[b], zeros after; outputs (B, T, D), targets and
         the result (B, T), float64."""
-        T = targets.shape[1]
-        mask = torch.arange(T, device=self.device)[None, :] < lengths[:, None]  # (B, T)
-        hidden = outputs[:, :T][mask]  # (N, D)
-        tok = self._decode(hidden, torch.arange(len(hidden), device=self.device), targets[mask])
+        mask = torch.arange(targets.shape[1], device=self.device)[None, :] < lengths[:, None]  # (B, T)
+        tok = at_positions(self.decoder, outputs, *mask.nonzero(as_tuple=True), targets[mask])  # (N,) row-major
         grid = torch.zeros(mask.shape, dtype=torch.float64, device=self.device)
         grid[mask] = tok.double()
         return grid.cpu().numpy()
-
-    def _decode(self, hidden: torch.Tensor, rows: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """log p(targets[q] | hidden[rows[q]]) for every query q; hidden (N, D), rows and targets (Q,)."""
-        out = torch.empty(len(rows), dtype=torch.float32, device=hidden.device)
-        order = torch.argsort(rows, stable=True)
-        sorted_rows = rows[order]
-        for start in range(0, len(hidden), DECODE_ROWS):
-            lo = int(torch.searchsorted(sorted_rows, start))
-            hi = int(torch.searchsorted(sorted_rows, start + DECODE_ROWS))
-            if lo < hi:
-                q = order[lo:hi]
-                out[q] = self.decoder(hidden[start : start + DECODE_ROWS], rows[q] - start, targets[q])
-        return out
 
 
 def _token_lists(
