@@ -7,7 +7,7 @@ from omegaconf import OmegaConf
 
 from cli import ROOT, run_script
 from conftest import write_checkpoint
-from lm.analysis.run import analyze, parse_analyses
+from lm.cli.analyze import analyze, parse_analyses
 from lm.errors import UserError
 from test_analysis import small_model
 from test_train_cli import wandb_env, wandb_summary
@@ -110,6 +110,7 @@ def test_analysis_goes_to_an_offline_wandb_run(tmp_path, pair):
     assert run["name"] == "analysis-rnn-lstm" and run["config"]["analysis"] == ["agreement"]
     assert run["summary"]["agreement/lstm/acc"] == pytest.approx(saved["agreement"]["lstm"]["acc"])
     assert run["summary"]["agreement/agreement"]["_type"] == "table-file"  # the rows of agreement.csv
+    assert run["summary"]["agreement/plot/agreement"]["_type"] == "image-file"  # agreement.png
 
 
 @pytest.mark.parametrize(

@@ -10,11 +10,11 @@ import torch
 from omegaconf import OmegaConf
 
 from cli import run_script
+from lm.cli.evaluate import evaluate
 from lm.data.batching import batchify, chunk_bounds
 from lm.errors import UserError
 from lm.model.pointer import CachePointer, pointer_settings
 from lm.model.rnnlm import RNNLM
-from lm.probes.evaluate import evaluate
 from lm.training.perplexity import split_perplexity, stream_perplexity
 
 

@@ -1,4 +1,4 @@
-"""Look inside a trained recurrent language model (scripts/analyze.py runs these on checkpoints).
+"""Look inside a trained recurrent language model (lm-analyze, lm/cli/analyze.py, runs these on checkpoints).
 
     gates         every gate and state of the explicit LSTM cell (lm.model.cells) per layer, unit and token, and the
                   forget / input gates where the subject changes              -> lm.analysis.gates

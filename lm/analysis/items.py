@@ -86,15 +86,9 @@ def encode_sentences(tokenizer: Tokenizer, sentences: list[str], what: str = "se
 
 
 def _other_form(kind: str, word: str) -> str | None:
-    lex = load_lexicon()
     try:
-        if kind == "agreement":
-            return lex.other_number(word)
-        w = lex.features(word)
-        if w is None or w.gender not in ("m", "f"):
-            return None  # they / themselves: no other-gender form
-        return lex.pronoun("f" if w.gender == "m" else "m", "sg", reflexive=w.pos == "reflexive")
-    except ValueError:
+        return load_lexicon().other_form(kind, word)
+    except (KeyError, ValueError):  # not a lexicon word, or one without another form
         return None
 
 

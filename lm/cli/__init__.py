@@ -69,7 +69,7 @@ def _generate(cfg: DictConfig) -> None:
 @exit_on_user_error
 def _evaluate(cfg: DictConfig) -> None:
     require_ckpt(cfg)
-    from lm.probes.evaluate import evaluate as run
+    from lm.cli.evaluate import evaluate as run
 
     run(cfg)
 
@@ -78,7 +78,7 @@ def _evaluate(cfg: DictConfig) -> None:
 @exit_on_user_error
 def _analyze(cfg: DictConfig) -> None:
     require_ckpt(cfg)
-    from lm.analysis.run import analyze as run
+    from lm.cli.analyze import analyze as run
 
     run(cfg)
 

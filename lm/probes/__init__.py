@@ -7,8 +7,8 @@
 
 See scoring.py (log-probabilities), surprisal.py (bits per token, word, sentence), records.py (JSONL minimal
 pairs), readers/ (SyntaxGym, Linzen, Gulordava files as they come), regions.py and formula.py (SyntaxGym
-suites), suites/ (built-in generators), report.py (accuracy by condition with confidence intervals) and
-evaluate.py (the logic behind scripts/evaluate.py).
+suites), suites/ (the built-in suites, drawn from the corpus's constructions) and report.py (accuracy by condition with
+confidence intervals). The evaluate command that runs them on checkpoints is lm/cli/evaluate.py.
 """
 
 from lm.probes.readers import read_suites

@@ -135,7 +135,7 @@ def prediction_rows(records: list[dict], suite: RegionSuite) -> list[dict]:
 
 
 def score_region_suite(scorer: Scorer, suite: RegionSuite, group_by: list[str] | None) -> tuple[list, list, dict]:
-    """(result rows, scored items, summary), as lm.probes.evaluate.score_suite gives for a suite of pairs."""
+    """(result rows, scored items, summary), as lm.cli.evaluate.score_suite gives for a suite of pairs."""
     start = time.perf_counter()
     records = score_items(SurprisalScorer(scorer), suite)
     seconds = time.perf_counter() - start

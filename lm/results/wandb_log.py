@@ -1,4 +1,4 @@
-"""Results on W&B, for the probes (lm/probes/wandb_runs.py) and the analyses (lm/analysis/run.py): the training run
+"""Results on W&B, for the probes (lm/probes/wandb_runs.py) and the analyses (lm/cli/analyze.py): the training run
 a checkpoint came from, and one logger that opens a run (that training run resumed, or a new one), logs tables,
 images and scalars, and closes it.
 
@@ -97,8 +97,7 @@ class ResultsRun:
         columns: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         """One step: scalars, PNG files as images and tables (rows of dicts; columns[key]: the table's columns,
-        else every key in first-seen order; a table without columns is left out), by their keys; a table takes the
-        place of an image of the same key."""
+        else every key in first-seen order; a table without columns is left out), by their keys."""
         data = dict(scalars or {}) | {key: self.wandb.Image(str(p)) for key, p in (images or {}).items()}
         for key, rows in (tables or {}).items():
             cols = list((columns or {}).get(key) or dict.fromkeys(k for r in rows for k in r))

@@ -1,4 +1,4 @@
-"""The logic behind scripts/analyze.py: checkpoints x analyses -> files in one folder, tables, W&B.
+"""lm-analyze (scripts/analyze.py): its config into checkpoints x analyses -> files in one folder, tables, W&B.
 
 <first run dir>/analysis/             (or output_dir=...)
     agreement.csv / .png              accuracy against distance, every checkpoint
@@ -144,7 +144,7 @@ def log_wandb(cfg: DictConfig, cks: Sequence[Ckpt], sections: Sequence[Section],
         },
     )
     for s in sections:
-        images = {f"{s.name}/{p.stem}": p for p in s.files if p.suffix == ".png"}
+        images = {f"{s.name}/plot/{p.stem}": p for p in s.files if p.suffix == ".png"}  # beside, not over, tables
         run.log(tables={f"{s.name}/{name}": rows for name, rows in s.tables.items()}, images=images)
     run.summarise(summary)
     run.finish()

@@ -1,4 +1,5 @@
-"""The logic behind scripts/evaluate.py: checkpoints x suites -> scores -> table, CSV / JSON, plots, W&B.
+"""lm-evaluate (scripts/evaluate.py): its config into checkpoints x suites -> scores -> table, CSV / JSON, plots,
+W&B.
 
     outputs/evaluate/<time>/
         results.csv      one row per checkpoint, suite and condition: acc, 95% CI, n, n_oov
