@@ -47,3 +47,35 @@ def tiny_train_args(tmp_path, run="run"):
         "callbacks.samples.every_n_epochs=0",
         "callbacks.probes.n_items=0",
     ]
+
+
+def train_tiny(tmp_path, *overrides):
+    """A tiny training run (tiny_train_args and the overrides, into tmp_path / "run") that must succeed."""
+    res = run_script("train.py", *tiny_train_args(tmp_path), *overrides)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return res
+
+
+def evaluate_with_text(tmp_path, ckpt, *overrides):
+    """lm-evaluate of a checkpoint with a small text file for perplexity, writing to tmp_path/eval; must succeed."""
+    text = tmp_path / "text.txt"
+    text.write_text("the cat sees the dog\nthe dogs see the cat\n" * 10)
+    res = run_script(
+        "evaluate.py",
+        f"ckpt={ckpt}",
+        f"perplexity.file={text}",
+        "perplexity.batch_size=2",
+        "wandb=false",
+        f"output_dir={tmp_path / 'eval'}",
+        f"paths.cache_dir={tmp_path / 'cache'}",
+        *overrides,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    return res
+
+
+def analyze_script(ckpt, *overrides):
+    """lm-analyze without W&B on one thread; must succeed."""
+    res = run_script("analyze.py", f"ckpt={ckpt}", *overrides, "wandb=false", "threads=1", timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    return res

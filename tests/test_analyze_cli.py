@@ -5,7 +5,7 @@ import json
 import pytest
 from omegaconf import OmegaConf
 
-from cli import ROOT, run_script
+from cli import ROOT, analyze_script, run_script
 from conftest import write_checkpoint
 from lm.cli.analyze import analyze, parse_analyses
 from lm.errors import UserError
@@ -73,17 +73,8 @@ def test_analyze_runs_every_analysis_and_writes_its_files(pair, tmp_path, capsys
 
 
 def test_analyze_script_writes_the_comparison_under_the_first_run(tmp_path, pair):
-    res = run_script(
-        "analyze.py",
-        f"ckpt=[{pair[0]},{pair[1]}]",
-        "analysis=[agreement,gradients]",
-        "agreement.n_items=40",
-        "gradients.n_items=20",
-        "wandb=false",
-        "threads=1",
-        timeout=120,
-    )
-    assert res.returncode == 0, res.stderr[-2000:]
+    agreement = ("analysis=[agreement,gradients]", "agreement.n_items=40", "gradients.n_items=20")
+    res = analyze_script(f"[{pair[0]},{pair[1]}]", *agreement)
     out = pair[0].parent / "analysis"
     assert (out / "agreement.png").is_file() and (out / "gradients.png").is_file()
     assert "rnn acc" in res.stdout and "lstm acc" in res.stdout

@@ -8,7 +8,7 @@ import signal
 import pytest
 import torch
 
-from cli import run_script, tiny_train_args
+from cli import analyze_script, run_script, tiny_train_args
 from test_long_runs import TESTS, signal_at
 
 pytestmark = pytest.mark.slow
@@ -134,14 +134,4 @@ def test_generation_probes_and_analyses_run_on_the_averaged_checkpoint(stages):
         f"output_dir={stages / 'probes'}",
     )
     assert ev.returncode == 0 and "agreement" in ev.stdout, ev.stderr[-2000:]
-    an = run_script(
-        "analyze.py",
-        f"ckpt={stages / 'tuned'}",
-        "analysis=[agreement,gates]",
-        "agreement.n_items=30",
-        "gates.n_items=10",
-        "wandb=false",
-        "threads=1",
-        timeout=120,
-    )
-    assert an.returncode == 0, an.stderr[-2000:]
+    analyze_script(stages / "tuned", "analysis=[agreement,gates]", "agreement.n_items=30", "gates.n_items=10")

@@ -96,18 +96,8 @@ def test_console_commands_train_generate_and_evaluate_from_a_wheel(venv, tmp_pat
     assert gen.returncode == 0, gen.stderr[-2000:]
     assert gen.stdout.startswith("the") and len(gen.stdout.split()) > 1
 
-    ev = _run(
-        [
-            str(venv / "lm-evaluate"),
-            f"ckpt={run}",
-            "probes=[agreement]",
-            "n_items=20",
-            "wandb=false",
-            "plots=false",
-            "output_dir=eval",
-        ],
-        cwd=work,
-    )
+    options = "probes=[agreement] n_items=20 wandb=false plots=false output_dir=eval".split()
+    ev = _run([str(venv / "lm-evaluate"), f"ckpt={run}", *options], cwd=work)
     assert ev.returncode == 0, ev.stderr[-2000:]
     assert (work / "eval" / "results.csv").is_file() and "agreement" in (work / "eval" / "results.csv").read_text()
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from cli import run_script
+from cli import evaluate_with_text
 from lm.cli.evaluate import evaluate
 from lm.data.batching import batchify, chunk_bounds
 from lm.errors import UserError
@@ -171,23 +171,9 @@ def test_cache_pointer_needs_a_window():
 
 
 def test_evaluate_script_reports_the_pointer(tmp_path, tiny_checkpoint):
-    text = tmp_path / "text.txt"
-    text.write_text("the cat sees the dog\nthe dogs see the cat\n" * 10)
+    pointer = ("perplexity.pointer.window=20", "perplexity.pointer.theta=0.5", "perplexity.pointer.lambda=0.25")
+    res = evaluate_with_text(tmp_path, tiny_checkpoint, "task=perplexity", *pointer)
     out = tmp_path / "eval"
-    res = run_script(
-        "evaluate.py",
-        f"ckpt={tiny_checkpoint}",
-        "task=perplexity",
-        f"perplexity.file={text}",
-        "perplexity.batch_size=2",
-        "perplexity.pointer.window=20",
-        "perplexity.pointer.theta=0.5",
-        "perplexity.pointer.lambda=0.25",
-        "wandb=false",
-        f"output_dir={out}",
-        f"paths.cache_dir={tmp_path / 'cache'}",
-    )
-    assert res.returncode == 0, res.stderr[-2000:]
     assert "cache pointer: window 20, theta 0.5, lambda 0.25" in res.stdout
     (ppl,) = json.loads((out / "results.json").read_text())["perplexity"]
     assert ppl["pointer"] == {"window": 20, "theta": 0.5, "lambda": 0.25} and ppl["ppl"] > 1

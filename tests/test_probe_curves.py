@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import torch
 
-from cli import run_script, tiny_train_args
+from cli import train_tiny
 from lm.data.grammar import generate_text
 from lm.data.tokenizer import train_tokenizer
 from lm.model import checkpoint
@@ -21,16 +21,9 @@ def read_curve(path):
 
 
 def test_curve_points_follow_the_steps_and_score_the_live_model(tmp_path):
-    args = tiny_train_args(tmp_path) + [
-        "data.lines.train=400",
-        "data.lines.valid=40",
-        "data.lines.test=40",
-        "callbacks.probes.every_n_steps=5",
-        "callbacks.probes.curve_items=12",
-        "test=false",
-    ]
-    res = run_script("train.py", *args)
-    assert res.returncode == 0, res.stderr[-3000:]
+    lines = ("data.lines.train=400", "data.lines.valid=40", "data.lines.test=40")
+    probes = ("callbacks.probes.every_n_steps=5", "callbacks.probes.curve_items=12")
+    res = train_tiny(tmp_path, *lines, *probes, "test=false")
     run = tmp_path / "run"
     rows = read_curve(run / CURVE_FILE)
     steps = sorted({int(r["step"]) for r in rows})

@@ -9,7 +9,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from cli import ROOT, run_script
+from cli import ROOT, evaluate_with_text, run_script
 from conftest import write_checkpoint
 from lm.data.grammar import generate_text
 from lm.data.tokenizer import encode_lines, train_tokenizer
@@ -78,21 +78,8 @@ def write_suites(tmp_path):
 
 def test_files_in_both_formats_are_scored_and_tabulated(tmp_path, tiny_checkpoint):
     prefix, blimp = write_suites(tmp_path)
-    text = tmp_path / "text.txt"
-    text.write_text("the cat sees the dog\nthe dogs see the cat\n" * 10)
+    res = evaluate_with_text(tmp_path, tiny_checkpoint, f"probes=[{prefix},{blimp}]", "task=all")
     out = tmp_path / "eval"
-    res = run_script(
-        "evaluate.py",
-        f"ckpt={tiny_checkpoint}",
-        f"probes=[{prefix},{blimp}]",
-        "task=all",
-        f"perplexity.file={text}",
-        "perplexity.batch_size=2",
-        "wandb=false",
-        f"output_dir={out}",
-        f"paths.cache_dir={tmp_path / 'cache'}",
-    )
-    assert res.returncode == 0, res.stderr[-2000:]
     lines = res.stdout.splitlines()
     assert lines[0].split()[:3] == ["suite", "condition", "tiny"]
     table = res.stdout

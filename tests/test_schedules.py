@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from cli import run_script, tiny_train_args
+from cli import train_tiny
 from lm.training.schedules import warmup_cosine
 
 
@@ -39,16 +39,8 @@ def test_bad_schedule_arguments_are_refused():
 
 
 def test_a_run_with_optim_adamw_cosine_decays_over_its_own_steps(tmp_path):
-    args = tiny_train_args(tmp_path) + [
-        "optim=adamw_cosine",
-        "optim.scheduler.warmup_steps=3",
-        "trainer.log_every_n_steps=1",
-        "trainer.max_epochs=2",
-        "data.lines.train=150",
-        "test=false",
-    ]
-    res = run_script("train.py", *args)
-    assert res.returncode == 0, res.stderr[-3000:]
+    cosine = ("optim=adamw_cosine", "optim.scheduler.warmup_steps=3", "trainer.log_every_n_steps=1")
+    train_tiny(tmp_path, *cosine, "trainer.max_epochs=2", "data.lines.train=150", "test=false")
     with open(next((tmp_path / "run").rglob("metrics.csv")), newline="") as f:
         lr = [(int(r["step"]), float(r["lr-AdamW"])) for r in csv.DictReader(f) if r.get("lr-AdamW")]
     steps = [s for s, _ in lr]
