@@ -107,10 +107,11 @@ class GrammarConfig:
 class Line:
     """One line of text and what it holds. meta: kind, construction, controller and target (word indices of
     the main dependency), distance (target - controller), n_phrases, attractors (indices of the nouns between
-    controller and target with the other number, or gender), n_attractors, subjects (matrix subjects, one per
-    sentence), deps (every dependency on the line: ("agreement" | "anaphor" | "recall", controller, target)),
-    and per kind: number / gender of the controller, inner & matrix_subject (sent_comp), variant &
-    previous_subject (subject_change), name, name2, country, language, filler (recall)."""
+    controller and target with the other number, or gender), n_attractors, n_inside (agreement and gender lines:
+    all the nouns between them), subjects (matrix subjects, one per sentence), deps (every dependency on the line:
+    ("agreement" | "anaphor" | "recall", controller, target)), and per kind: number / gender of the controller,
+    inner & matrix_subject (sent_comp), variant & previous_subject (subject_change), name, name2, country,
+    language, filler (recall)."""
 
     text: str
     meta: dict
