@@ -9,7 +9,7 @@ python -m benchmarks.baseline_loop  the plain PyTorch training loop (pytorch/exa
 benchmarks.run's parts: cases.py (what each case trains), training.py (the Lightning path and the plain loop),
 inference.py (generation and probe scoring on the trained models), timing.py (device-synchronised clocks, the
 matmul ceiling), report.py (tables and JSON). recipe.py holds the ptb_medium recipe the plain loop and step.py
-default to.
+default to; medium.py the model generation.py and probes.py time (a checkpoint or that network, untrained).
 """
 
 from pathlib import Path

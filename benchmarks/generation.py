@@ -19,12 +19,11 @@ import time
 
 import torch
 
-from benchmarks.recipe import MEDIUM, MEDIUM_SHAPE
-from lm.data.tokenizer import encode_lines, train_tokenizer
+from benchmarks.medium import checkpoint_or_medium
+from lm.data.tokenizer import encode_lines
 from lm.generation.fast_decode import make_engine
 from lm.generation.generator import generate
-from lm.model.checkpoint import load
-from lm.model.rnnlm import RNNLM, count_parameters
+from lm.model.rnnlm import count_parameters
 
 PTB = "/work/shared/data/ptb"
 
@@ -46,15 +45,11 @@ def parse_args():
 
 
 def build(args):
-    """(model, tokenizer, description). The random model is the 2x650 tied PTB model of Zaremba et al."""
-    if args.ckpt:
-        loaded = load(args.ckpt)
-        return loaded.model, loaded.tokenizer, f"checkpoint {loaded.path}"
-    with open(os.path.join(args.data, "train.txt"), encoding="utf-8") as f:
-        tok = train_tokenizer("word", f.read().splitlines())
-    torch.manual_seed(0)
-    model = RNNLM(tok.get_vocab_size(), *MEDIUM_SHAPE, dropout=MEDIUM["dropout"], tie_weights=True).eval()
-    return model, tok, "random init (untrained): timing only, log-probs near uniform"
+    def ptb_train():
+        with open(os.path.join(args.data, "train.txt"), encoding="utf-8") as f:
+            return f.read().splitlines()
+
+    return checkpoint_or_medium(args.ckpt, ptb_train)
 
 
 @torch.no_grad()

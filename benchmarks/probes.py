@@ -31,10 +31,9 @@ import numpy as np
 import torch
 
 from benchmarks import ROOT
-from benchmarks.recipe import MEDIUM_SHAPE
-from lm.data.tokenizer import kind_of, train_tokenizer
+from benchmarks.medium import checkpoint_or_medium
+from lm.data.tokenizer import kind_of
 from lm.errors import UserError, exit_on_user_error
-from lm.model import checkpoint
 from lm.model.rnnlm import RNNLM
 from lm.probes import formula, regions
 from lm.probes.records import Pair, read_jsonl
@@ -128,13 +127,7 @@ def plain_rate(model, tok, sentences_per_item: list[list[str]]) -> float:
 
 
 def build(args):
-    if args.ckpt:
-        loaded = checkpoint.load(args.ckpt)
-        return loaded.model, loaded.tokenizer, str(loaded.path)
-    tok = train_tokenizer("word", vocab_lines(args.vocab_size), vocab_size=args.vocab_size)
-    torch.manual_seed(0)
-    model = RNNLM(tok.get_vocab_size(), *MEDIUM_SHAPE, dropout=0.0, tie_weights=True).eval()
-    return model, tok, "random 2x650 tied"
+    return checkpoint_or_medium(args.ckpt, lambda: vocab_lines(args.vocab_size), args.vocab_size)
 
 
 def timed(scorer: Scorer, pairs: list[Pair], cpu: list | None = None):
