@@ -28,6 +28,7 @@ from lm.console import console_command
 from lm.device import set_threads
 from lm.errors import UserError
 from lm.model import checkpoint
+from lm.probes import catalog
 from lm.results.checkpoints import load_labelled
 from lm.results.files import write_json
 from lm.results.wandb_log import ResultsRun, installed
@@ -60,8 +61,7 @@ def safe(label: str) -> str:
 def load_ckpts(specs: Sequence[str], labels: Sequence[str] | None, grammar: dict | None) -> list[Ckpt]:
     out = []
     for x in load_labelled(list(specs), list(labels) if labels else None):
-        data = x.config.get("data") or {}
-        g = grammar if grammar is not None else (data.get("grammar") or {}) if data.get("source") == "builtin" else {}
+        g = grammar if grammar is not None else catalog.corpus_grammar(x.config)
         out.append(Ckpt(safe(x.label), x.path, x.model, x.tokenizer, dict(g), str(x.config.get("name") or "")))
     if len({ck.label for ck in out}) != len(out):  # file names: labels that differ only in punctuation clash
         raise UserError(f"labels must stay distinct as file names; got {[ck.label for ck in out]}: set labels=")

@@ -65,7 +65,7 @@ def suites_for(cfg: DictConfig, ckpts: list[Labelled]) -> tuple[dict[str, list[S
             s
             for spec in specs
             for s in (
-                [catalog.builtin_for(spec, vocab, c.tokenizer, options, style)]
+                [catalog.builtin_for(spec, vocab, c.tokenizer, options, style, c.config)]
                 if catalog.is_builtin(spec)
                 else files[spec]
             )

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
+from lm.data.grammar_config import GrammarConfig
 from lm.data.lexicon import Lexicon
 from lm.errors import UserError
 from lm.probes.readers import read_suites, split_prefix
@@ -99,6 +100,13 @@ def choose_vocab(vocab: str, config: dict) -> str:
     return "grammar" if data.get("source", "builtin") == "builtin" and not local and data else "english"
 
 
+def corpus_grammar(config: dict) -> dict:
+    """The grammar overrides (`data.grammar`) of a model trained on the built-in corpus, {} otherwise: the
+    built-in suites label an item train / test / beyond against the distances that model's corpus had."""
+    data = (config or {}).get("data") or {}
+    return dict(data.get("grammar") or {}) if data.get("source") == "builtin" else {}
+
+
 def english_for(tokenizers: list[Tokenizer]) -> Lexicon:
     """The English vocabulary cut to the words every model spells without <unk>, so all see the same items."""
     checks = [in_vocabulary(t) for t in tokenizers]
@@ -117,13 +125,21 @@ def english_style(tokenizer: Tokenizer, case: str = "auto", period: str = "auto"
 
 
 def builtin_for(
-    name: str, vocab: Lexicon, tokenizer: Tokenizer, options: BuiltinOptions, style: TextStyle | None = None
+    name: str,
+    vocab: Lexicon,
+    tokenizer: Tokenizer,
+    options: BuiltinOptions,
+    style: TextStyle | None = None,
+    config: dict | None = None,
 ) -> Suite:
-    """A built-in suite for one model: grammar words as the corpus writes them, English ones in `style`
-    (default: read off the tokenizer)."""
+    """A built-in suite for one model (`config`: its run config): grammar words as the corpus writes them,
+    English ones in `style` (default: read off the tokenizer)."""
     if vocab.name == "grammar":
         style = CORPUS_STYLE
     style = style or detect_style(tokenizer)
-    suite = builtin_suite(name, vocab, options.n_items, options.seed, style, options.max_phrases, options.max_distance)
+    grammar = GrammarConfig(**corpus_grammar(config or {}))
+    suite = builtin_suite(
+        name, vocab, options.n_items, options.seed, style, options.max_phrases, options.max_distance, grammar
+    )
     suite.notes["style"] = {"lower": style.lower, "period": style.period}
     return suite

@@ -217,7 +217,7 @@ class ProbeCallback(pl.Callback):
     def suites_for(self, tokenizer, config: dict | None = None, options=None) -> list:
         name = catalog.choose_vocab(self.vocab, config or {})
         vocab = catalog.english_for([tokenizer]) if name == "english" else load_vocab("grammar")
-        return [catalog.builtin_for(s, vocab, tokenizer, options or self.options) for s in self.suites]
+        return [catalog.builtin_for(s, vocab, tokenizer, options or self.options, config=config) for s in self.suites]
 
     def score(self, model, tokenizer, suites: list, items: dict | None = None) -> list[dict]:
         """Result rows of every suite; `items`, when given, receives each suite's scored items by suite name."""
