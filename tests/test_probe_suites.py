@@ -3,7 +3,7 @@ the suite, and the English vocabulary is cut to and written for the model at han
 
 import pytest
 
-from lm.data.grammar import generate_text
+from lm.data.grammar import GrammarConfig, generate_text
 from lm.data.lexicon import load_lexicon
 from lm.data.tokenizer import train_tokenizer
 from lm.errors import UserError
@@ -102,6 +102,7 @@ def test_gender_pairs_follow_the_pronoun_rule(grammar):
 def test_recall_pairs_score_the_language_against_all_others(grammar):
     suite = builtin_suite("recall", grammar, 30, seed=1)
     languages = set(LEX.country_language.values())
+    train_max, test_max = GrammarConfig().filler_train[1], GrammarConfig().filler_test[1]
     for p in suite.pairs:
         w, m = words_of(p), p.meta
         country = w[len(w) - m["distance"]]
@@ -112,8 +113,9 @@ def test_recall_pairs_score_the_language_against_all_others(grammar):
             and w[-2:] == ["speaks", "fluent"]
             and w[0] == w[w.index(".") + 1 + m["filler"]]
         )
-        assert m["range"] == ("train" if m["filler"] <= 16 else "test" if m["filler"] <= 40 else "beyond")
+        assert m["range"] == ("train" if m["filler"] <= train_max else "test" if m["filler"] <= test_max else "beyond")
     assert {p.meta["filler"] for p in suite.pairs} == {0, 4, 8, 12, 16, 24, 32, 40, 48, 64}
+    assert {p.meta["range"] for p in suite.pairs} == {"train", "test", "beyond"}
 
 
 def _class_trigrams(texts):
@@ -206,6 +208,23 @@ def test_auto_vocabulary_follows_the_training_corpus():
     assert choose_vocab("auto", {"data": {"source": "hub", "path": "ptb"}}) == "english"
     assert choose_vocab("auto", {"data": {"source": "builtin", "dir": "../shared/data/ptb"}}) == "english"
     assert choose_vocab("grammar", {}) == "grammar"
+
+
+def test_ranges_follow_the_distances_of_the_models_own_corpus(grammar, word_tokenizer):
+    from lm.probes.catalog import BuiltinOptions, builtin_for
+
+    def ranges(config):
+        suite = builtin_for("recall", grammar, word_tokenizer, BuiltinOptions(40, 0, 4, 24), config=config)
+        return {p.meta["filler"]: p.meta["range"] for p in suite.pairs}
+
+    builtin = {"source": "builtin", "lines": {}}
+    short = ranges({"data": builtin | {"grammar": {"filler_train": [0, 8], "filler_test": [0, 16]}}})
+    assert (short[8], short[12], short[16], short[24]) == ("train", "test", "test", "beyond")
+    default = GrammarConfig()
+    assert ranges({"data": builtin}) == ranges({}) == {
+        f: "train" if f <= default.filler_train[1] else "test" if f <= default.filler_test[1] else "beyond"
+        for f in short
+    }
 
 
 def test_a_vocabulary_too_small_for_a_suite_says_what_it_lacks(word_tokenizer):

@@ -94,7 +94,7 @@ def generate_text(n_lines: int, split: str = "train", seed: int = 0, config: Gra
     return [line.text for line in generate(n_lines, split, seed, config)]
 
 
-_CODE_VERSION = 1  # bump whenever the same (seed, split, config) would give different text
+_CODE_VERSION = 2  # bump whenever the same (seed, split, config) would give different text
 
 
 def version() -> str:
