@@ -15,6 +15,6 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then exit 0; fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 echo "setting up .venv ($TORCH_SPEC) ..."
-.venv/bin/python -m pip install -q "$TORCH_SPEC" 2>&1 | { grep -v "^WARNING: Location" || true; }
-.venv/bin/python -m pip install -q -e ".[test]" 2>&1 | { grep -v "^WARNING: Location" || true; }
+# torch and the rest in one pip run: one resolver pass, one start
+.venv/bin/python -m pip install -q "$TORCH_SPEC" -e ".[test]" 2>&1 | { grep -v "^WARNING: Location" || true; }
 echo "$want" > "$stamp"
