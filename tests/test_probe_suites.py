@@ -220,11 +220,9 @@ def test_ranges_follow_the_distances_of_the_models_own_corpus(grammar, word_toke
     builtin = {"source": "builtin", "lines": {}}
     short = ranges({"data": builtin | {"grammar": {"filler_train": [0, 8], "filler_test": [0, 16]}}})
     assert (short[8], short[12], short[16], short[24]) == ("train", "test", "test", "beyond")
-    default = GrammarConfig()
-    assert ranges({"data": builtin}) == ranges({}) == {
-        f: "train" if f <= default.filler_train[1] else "test" if f <= default.filler_test[1] else "beyond"
-        for f in short
-    }
+    train_max, test_max = GrammarConfig().filler_train[1], GrammarConfig().filler_test[1]
+    expected = {f: "train" if f <= train_max else "test" if f <= test_max else "beyond" for f in short}
+    assert ranges({"data": builtin}) == ranges({}) == expected
 
 
 def test_a_vocabulary_too_small_for_a_suite_says_what_it_lacks(word_tokenizer):

@@ -38,6 +38,7 @@ def test_bad_schedule_arguments_are_refused():
         lrs(total=0, warmup=0)
 
 
+@pytest.mark.slow
 def test_a_run_with_optim_adamw_cosine_decays_over_its_own_steps(tmp_path):
     cosine = ("optim=adamw_cosine", "optim.scheduler.warmup_steps=3", "trainer.log_every_n_steps=1")
     train_tiny(tmp_path, *cosine, "trainer.max_epochs=2", "data.lines.train=150", "test=false")
