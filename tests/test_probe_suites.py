@@ -20,6 +20,11 @@ def grammar():
     return load_vocab("grammar")
 
 
+def default_recall_range(filler: int, cfg=GrammarConfig()) -> str:
+    """The range a recall item of this filler length has against the default corpus."""
+    return "train" if filler <= cfg.filler_train[1] else "test" if filler <= cfg.filler_test[1] else "beyond"
+
+
 def words_of(pair):
     return pair.prefix.split()
 
@@ -102,7 +107,6 @@ def test_gender_pairs_follow_the_pronoun_rule(grammar):
 def test_recall_pairs_score_the_language_against_all_others(grammar):
     suite = builtin_suite("recall", grammar, 30, seed=1)
     languages = set(LEX.country_language.values())
-    train_max, test_max = GrammarConfig().filler_train[1], GrammarConfig().filler_test[1]
     for p in suite.pairs:
         w, m = words_of(p), p.meta
         country = w[len(w) - m["distance"]]
@@ -113,7 +117,7 @@ def test_recall_pairs_score_the_language_against_all_others(grammar):
             and w[-2:] == ["speaks", "fluent"]
             and w[0] == w[w.index(".") + 1 + m["filler"]]
         )
-        assert m["range"] == ("train" if m["filler"] <= train_max else "test" if m["filler"] <= test_max else "beyond")
+        assert m["range"] == default_recall_range(m["filler"])
     assert {p.meta["filler"] for p in suite.pairs} == {0, 4, 8, 12, 16, 24, 32, 40, 48, 64}
     assert {p.meta["range"] for p in suite.pairs} == {"train", "test", "beyond"}
 
@@ -220,8 +224,7 @@ def test_ranges_follow_the_distances_of_the_models_own_corpus(grammar, word_toke
     builtin = {"source": "builtin", "lines": {}}
     short = ranges({"data": builtin | {"grammar": {"filler_train": [0, 8], "filler_test": [0, 16]}}})
     assert (short[8], short[12], short[16], short[24]) == ("train", "test", "test", "beyond")
-    train_max, test_max = GrammarConfig().filler_train[1], GrammarConfig().filler_test[1]
-    expected = {f: "train" if f <= train_max else "test" if f <= test_max else "beyond" for f in short}
+    expected = {f: default_recall_range(f) for f in short}
     assert ranges({"data": builtin}) == ranges({}) == expected
 
 

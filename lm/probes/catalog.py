@@ -100,7 +100,7 @@ def choose_vocab(vocab: str, config: dict) -> str:
     return "grammar" if data.get("source", "builtin") == "builtin" and not local and data else "english"
 
 
-def corpus_grammar(config: dict) -> dict:
+def corpus_grammar(config: dict | None) -> dict:
     """The grammar overrides (`data.grammar`) of a model trained on the built-in corpus, {} otherwise: the
     built-in suites label an item train / test / beyond against the distances that model's corpus had."""
     data = (config or {}).get("data") or {}
@@ -137,7 +137,7 @@ def builtin_for(
     if vocab.name == "grammar":
         style = CORPUS_STYLE
     style = style or detect_style(tokenizer)
-    grammar = GrammarConfig(**corpus_grammar(config or {}))
+    grammar = GrammarConfig(**corpus_grammar(config))
     suite = builtin_suite(
         name, vocab, options.n_items, options.seed, style, options.max_phrases, options.max_distance, grammar
     )
