@@ -33,6 +33,28 @@ def test_warmup_then_half_a_cosine_to_the_floor():
     assert all(a >= b for a, b in zip(got[10:], got[11:]))
 
 
+def test_a_warmup_longer_than_a_tenth_of_the_run_is_cut_to_it():
+    got = lrs(total=40, warmup=100)  # the default run's 100 warm-up steps in a 40-step smoke run
+    assert got[:4] == pytest.approx([2.0 * (i + 1) / 4 for i in range(4)])
+    assert got[4] == pytest.approx(2.0) and got[40] == pytest.approx(0.0)
+
+
+def test_a_finished_run_resumed_for_longer_stretches_its_cosine_to_the_new_end():
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=1.0)
+    first = warmup_cosine(opt, total_steps=20)
+    for _ in range(20):
+        opt.step()
+        first.step()
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.0)  # at the floor when the first run ends
+    opt2 = torch.optim.SGD([p], lr=1.0)
+    longer = warmup_cosine(opt2, total_steps=40)  # resumed with twice the epochs
+    longer.load_state_dict(first.state_dict())
+    opt2.step()
+    longer.step()
+    assert opt2.param_groups[0]["lr"] == pytest.approx(0.5 * (1 + math.cos(math.pi * 21 / 40)))
+
+
 def test_bad_schedule_arguments_are_refused():
     with pytest.raises(ValueError, match="total_steps"):
         lrs(total=0, warmup=0)

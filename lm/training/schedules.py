@@ -17,8 +17,8 @@ from torch.optim.lr_scheduler import LambdaLR
 
 
 class WarmupCosine:
-    """lr factor of step t: linear warm-up over `warmup_steps`, then half a cosine from 1 down to `final_ratio`
-    at `total_steps` (or after `total_minutes` of training) and flat after."""
+    """lr factor of step t: linear warm-up over `warmup_steps` (at most a tenth of `total_steps`), then half a
+    cosine from 1 down to `final_ratio` at `total_steps` (or after `total_minutes` of training) and flat after."""
 
     def __init__(
         self,
@@ -37,6 +37,8 @@ class WarmupCosine:
                 f"need total_steps > 0 (or total_minutes > 0), warmup_steps >= 0 and "
                 f"0 <= final_ratio <= 1, got {total_steps}, {total_minutes}, {warmup_steps}, {final_ratio}"
             )
+        if total_steps is not None and total_minutes is None:
+            warmup_steps = min(warmup_steps, total_steps // 10)  # a short run (a test, a smoke run) still decays
         self.total_steps, self.warmup_steps, self.final_ratio = total_steps, warmup_steps, final_ratio
         self.total_seconds = None if total_minutes is None else 60.0 * total_minutes
         self.elapsed = 0.0  # seconds of training so far, summed step by step (saved with the scheduler)
@@ -61,10 +63,14 @@ class WarmupCosine:
 
 class _Schedule(LambdaLR):
     def load_state_dict(self, state_dict):
+        # the run's length is this run's config: a finished run resumed with a larger trainer.max_epochs (or
+        # budget) stretches its cosine to the new end instead of training on at the old floor
+        cosines = [fn for fn in self.lr_lambdas if isinstance(fn, WarmupCosine)]
+        lengths = [(fn.total_steps, fn.warmup_steps, fn.total_seconds) for fn in cosines]
         super().load_state_dict(state_dict)
-        for fn in self.lr_lambdas:  # the saved perf_counter reading belongs to another process
-            if isinstance(fn, WarmupCosine):
-                fn._last = None
+        for fn, (total, warmup, seconds) in zip(cosines, lengths):
+            fn.total_steps, fn.warmup_steps, fn.total_seconds = total, warmup, seconds
+            fn._last = None  # the saved perf_counter reading belongs to another process
 
 
 def warmup_cosine(
