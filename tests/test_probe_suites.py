@@ -49,6 +49,7 @@ def test_agreement_pairs_are_verb_forms_that_agree_with_the_subject(grammar):
         assert LEX.features(w[s]).pos == "noun" and LEX.number(w[s]) == m["subject_number"]
         assert LEX.features(p.good).pos == "verb" and LEX.number(p.good) == m["subject_number"]
         assert p.bad == (LEX.other_number(p.good),)  # only the critical word differs
+        assert (m["verb"] == "copula") == (p.good in {"is", "are", "was", "were"}) != (m["verb"] == "lexical")
         between = nouns_between(w, s)
         assert m["n_attractors"] == sum(LEX.number(x) != m["subject_number"] for x in between)
         assert m["attractor_number"] == ({LEX.number(x) for x in between}.pop() if between else "none")

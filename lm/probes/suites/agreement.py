@@ -9,7 +9,8 @@
 
 Every intervening noun has one number per item: the subject's ("attractor_number" = subject_number, no
 attractors) or the other one (each is an attractor). Fields: construction, subject_number, attractor_number
-(sg / pl / none), n_attractors, n_phrases, distance (words from the subject's head to the verb), distance_bin,
+(sg / pl / none), n_attractors, verb (copula: is / are, was / were; or lexical: the rest, which fiction rarely
+has in the 3rd person present), n_phrases, distance (words from the subject's head to the verb), distance_bin,
 range (train / test / beyond the built-in corpus's phrase and distance ranges); sent_comp adds inner and
 matrix_number (the matrix subject has the other number exactly when the intervening nouns do).
 The lines are the corpus's own agreement lines (lm/data/constructions.py), cut before the verb.
@@ -23,7 +24,7 @@ from lm.data.grammar import NUMBER
 from lm.probes.suites import common
 from lm.probes.suites.common import WordPair, cut, draw, group_by, item_meta
 
-GROUP_BY = group_by("subject_number", "attractor_number", "n_attractors")
+GROUP_BY = group_by("subject_number", "attractor_number", "n_attractors", "verb")
 
 
 def item(i: int, c: Constructions, max_distance: int) -> WordPair:
@@ -41,6 +42,7 @@ def item(i: int, c: Constructions, max_distance: int) -> WordPair:
         n_attractors=m["n_attractors"],
     )
     verb = line.text.split()[m["target"]]
+    meta["verb"] = "copula" if "copula" in c.lex.features(verb).classes else "lexical"
     return cut(line, (c.lex.other_form("agreement", verb),), meta)
 
 
