@@ -63,14 +63,14 @@ class WarmupCosine:
 
 class _Schedule(LambdaLR):
     def load_state_dict(self, state_dict):
-        # the run's length is this run's config: a finished run resumed with a larger trainer.max_epochs (or
-        # budget) stretches its cosine to the new end instead of training on at the old floor
+        # only the elapsed time comes from the checkpoint; the schedule's shape is this run's config, so a finished
+        # run resumed with a larger trainer.max_epochs (or budget) stretches its cosine to the new end instead of
+        # training on at the old floor
         cosines = [fn for fn in self.lr_lambdas if isinstance(fn, WarmupCosine)]
-        lengths = [(fn.total_steps, fn.warmup_steps, fn.total_seconds) for fn in cosines]
+        shapes = [{k: v for k, v in vars(fn).items() if k != "elapsed"} for fn in cosines]
         super().load_state_dict(state_dict)
-        for fn, (total, warmup, seconds) in zip(cosines, lengths):
-            fn.total_steps, fn.warmup_steps, fn.total_seconds = total, warmup, seconds
-            fn._last = None  # the saved perf_counter reading belongs to another process
+        for fn, shape in zip(cosines, shapes):
+            vars(fn).update(shape, _last=None)  # the saved perf_counter reading belongs to another process
 
 
 def warmup_cosine(
