@@ -33,6 +33,7 @@ def args(tmp_path, run="run", *extra):
         "data.bptt=10",
         "threads=1",
         "callbacks.last_checkpoint.every_n_steps=7",
+        "optim=adamw",
         "+optim.scheduler.threshold=10",
         *extra,
     ]  # lr halves at every epoch end: a lost scheduler step shows
