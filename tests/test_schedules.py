@@ -34,7 +34,7 @@ def test_warmup_then_half_a_cosine_to_the_floor():
 
 
 def test_a_warmup_longer_than_a_tenth_of_the_run_is_cut_to_it():
-    got = lrs(total=40, warmup=100)  # the default run's 100 warm-up steps in a 40-step smoke run
+    got = lrs(total=40, warmup=100)  # adamw_cosine's 100 warm-up steps in a 40-step smoke run
     assert got[:4] == pytest.approx([2.0 * (i + 1) / 4 for i in range(4)])
     assert got[4] == pytest.approx(2.0) and got[40] == pytest.approx(0.0)
 
