@@ -11,10 +11,10 @@ from cli import train_tiny
 from lm.training.schedules import warmup_cosine
 
 
-def lrs(total, warmup, final_ratio=0.0, steps=None):
+def lrs(total, warmup, final_ratio=0.0, steps=None, decay_fraction=1.0):
     p = torch.nn.Parameter(torch.zeros(1))
     opt = torch.optim.SGD([p], lr=2.0)
-    sched = warmup_cosine(opt, total, warmup, final_ratio)
+    sched = warmup_cosine(opt, total, warmup, final_ratio, decay_fraction=decay_fraction)
     out = []
     for _ in range(steps or total + 3):
         out.append(opt.param_groups[0]["lr"])
@@ -31,6 +31,16 @@ def test_warmup_then_half_a_cosine_to_the_floor():
     assert got[35] == pytest.approx(2.0 * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 25 / 100))))
     assert got[110:] == pytest.approx([0.2] * 3)  # stays at the floor past the end
     assert all(a >= b for a, b in zip(got[10:], got[11:]))
+
+
+def test_warmup_stable_decay_holds_the_lr_until_the_last_fraction():
+    got = lrs(total=110, warmup=10, decay_fraction=0.2)  # decay over the last 20 of the 100 steps after warm-up
+    assert got[10:90] == pytest.approx([2.0] * 80)
+    assert got[100] == pytest.approx(1.0)  # half way down the cosine
+    assert got[95] == pytest.approx(1.0 * (1 + math.cos(math.pi * 5 / 20)))
+    assert got[110:] == pytest.approx([0.0] * 3)
+    with pytest.raises(ValueError, match="decay_fraction"):
+        lrs(total=10, warmup=0, decay_fraction=0.0)
 
 
 def test_a_warmup_longer_than_a_tenth_of_the_run_is_cut_to_it():

@@ -18,7 +18,9 @@ from torch.optim.lr_scheduler import LambdaLR
 
 class WarmupCosine:
     """lr factor of step t: linear warm-up over `warmup_steps` (at most a tenth of `total_steps`), then half a
-    cosine from 1 down to `final_ratio` at `total_steps` (or after `total_minutes` of training) and flat after."""
+    cosine from 1 down to `final_ratio` at `total_steps` (or after `total_minutes` of training) and flat after.
+    With `decay_fraction` f < 1 the factor stays 1 for the first 1 - f of the run after the warm-up and the
+    cosine spans the last f (warm-up, stable, decay)."""
 
     def __init__(
         self,
@@ -26,20 +28,24 @@ class WarmupCosine:
         warmup_steps: int = 0,
         final_ratio: float = 0.0,
         total_minutes: float | None = None,
+        decay_fraction: float = 1.0,
     ):
         if (
             (total_minutes is None and (total_steps or 0) <= 0)
             or (total_minutes is not None and total_minutes <= 0)
             or warmup_steps < 0
             or not 0.0 <= final_ratio <= 1.0
+            or not 0.0 < decay_fraction <= 1.0
         ):
             raise ValueError(
-                f"need total_steps > 0 (or total_minutes > 0), warmup_steps >= 0 and "
-                f"0 <= final_ratio <= 1, got {total_steps}, {total_minutes}, {warmup_steps}, {final_ratio}"
+                f"need total_steps > 0 (or total_minutes > 0), warmup_steps >= 0, 0 <= final_ratio <= 1 and "
+                f"0 < decay_fraction <= 1, got {total_steps}, {total_minutes}, {warmup_steps}, {final_ratio}, "
+                f"{decay_fraction}"
             )
         if total_steps is not None and total_minutes is None:
             warmup_steps = min(warmup_steps, total_steps // 10)  # a short run (a test, a smoke run) still decays
         self.total_steps, self.warmup_steps, self.final_ratio = total_steps, warmup_steps, final_ratio
+        self.decay_fraction = decay_fraction
         self.total_seconds = None if total_minutes is None else 60.0 * total_minutes
         self.elapsed = 0.0  # seconds of training so far, summed step by step (saved with the scheduler)
         self._last = None  # perf_counter at the previous step; None after a (re)start
@@ -57,7 +63,7 @@ class WarmupCosine:
         if step < self.warmup_steps:
             self.progress(step)  # the clock runs during the warm-up too
             return (step + 1) / self.warmup_steps
-        done = min(1.0, max(0.0, self.progress(step)))
+        done = min(1.0, max(0.0, (self.progress(step) - 1.0) / self.decay_fraction + 1.0))
         return self.final_ratio + (1.0 - self.final_ratio) * 0.5 * (1.0 + math.cos(math.pi * done))
 
 
@@ -79,10 +85,12 @@ def warmup_cosine(
     warmup_steps: int = 0,
     final_ratio: float = 0.0,
     total_minutes: float | None = None,
+    decay_fraction: float = 1.0,
 ) -> LambdaLR:
     """lr rises linearly over `warmup_steps`, then follows half a cosine from lr down to lr * final_ratio at
-    `total_steps` (or after `total_minutes` of training) and stays there."""
-    return _Schedule(optimizer, WarmupCosine(total_steps, warmup_steps, final_ratio, total_minutes))
+    `total_steps` (or after `total_minutes` of training) and stays there; the cosine spans the last
+    `decay_fraction` of the run, the lr holding before it."""
+    return _Schedule(optimizer, WarmupCosine(total_steps, warmup_steps, final_ratio, total_minutes, decay_fraction))
 
 
 def step_with_scaled_lr(optimizer: Optimizer, closure: Callable, scale: Callable[[], float]):
