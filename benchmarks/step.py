@@ -4,6 +4,8 @@ random tokens, in one process, the variants taking turns so that the machine's d
     python -m benchmarks.step --ab dropout --precision bf16     # nn.Dropout vs lm.model.rnnlm.Dropout (torch.rand)
     python -m benchmarks.step --ab threads --precision fp32     # torch threads: 1 vs all cores
     python -m benchmarks.step --ab awd --precision fp32         # each AWD-LSTM option against plain dropout
+    python -m benchmarks.step --ab adamw --precision fp32 --vocab 30000 --cutoffs 2000,10000 --size 256 \
+        --dropout 0 --batch 32 --bptt 70 --steps 20     # AdamW's three kernels, on experiment=books_cpu's shape
 
 Prints tokens/s per variant: the median over --rounds rounds of --steps steps each.
 """
@@ -21,6 +23,12 @@ from lm.model.regularizers.locked_dropout import LockedDropout
 from lm.model.rnnlm import RNNLM, Dropout
 
 PENALTIES = {"on": False}  # AR and TAR in the loss (the awd variants set it)
+OPTIMIZER = {"make": lambda params: torch.optim.SGD(params, lr=1.0)}  # the adamw variants replace it
+
+
+def adamw(**kernel):
+    """AdamW as experiment=books_cpu sets it, with torch's default kernel (a for-loop on CPU), foreach or fused."""
+    return lambda m, p: OPTIMIZER.update(make=lambda params: torch.optim.AdamW(params, lr=0.004, **kernel))
 
 
 def awd(locked=False, weight_drop=0.0, embed=0.0, penalties=False):
@@ -54,6 +62,11 @@ VARIANTS = {
         "AR + TAR": awd(penalties=True),
         "all": awd(locked=True, weight_drop=0.5, embed=0.1, penalties=True),
     },
+    "adamw": {
+        "AdamW, torch's default kernel": adamw(),
+        "AdamW foreach=True": adamw(foreach=True),
+        "AdamW fused=True": adamw(fused=True),
+    },
 }
 
 
@@ -62,12 +75,17 @@ def main():
     ap.add_argument("--ab", choices=sorted(VARIANTS), required=True)
     ap.add_argument("--precision", choices=("fp32", "bf16"), default="bf16")
     add_options(ap, vocab=10_000, size=MEDIUM["nhid"], dropout=MEDIUM["dropout"], batch=MEDIUM["batch_size"])
-    add_options(ap, bptt=MEDIUM["bptt"], steps=10, rounds=5)
+    add_options(ap, bptt=MEDIUM["bptt"], layers=MEDIUM["nlayers"], steps=10, rounds=5)
+    ap.add_argument("--cutoffs", help="an adaptive softmax with these cutoffs, e.g. 2000,10000 (default: full)")
     args = ap.parse_args()
     torch.manual_seed(0)
-    model = RNNLM(args.vocab, args.size, args.size, MEDIUM["nlayers"], dropout=args.dropout, tie_weights=True).train()
-    opt = torch.optim.SGD(model.parameters(), lr=1.0)
-    x, y = (torch.randint(args.vocab, (args.batch, args.bptt)) for _ in range(2))
+    softmax = {"softmax": "adaptive", "cutoffs": [int(c) for c in args.cutoffs.split(",")]} if args.cutoffs else {}
+    model = RNNLM(
+        args.vocab, args.size, args.size, args.layers, dropout=args.dropout, tie_weights=True, **softmax
+    ).train()
+    # Zipf-distributed ids, as in text: an adaptive softmax's cost depends on how many targets fall in its tails
+    zipf = 1 / torch.arange(1, args.vocab + 1, dtype=torch.float)
+    x, y = (torch.multinomial(zipf, args.batch * args.bptt, replacement=True).view(args.batch, -1) for _ in range(2))
 
     def step():
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16"):
@@ -84,6 +102,7 @@ def main():
     for _ in range(args.rounds):
         for name, apply in VARIANTS[args.ab].items():
             apply(model, args.dropout)
+            opt = OPTIMIZER["make"](model.parameters())
             step()
             start = time.perf_counter()
             for _ in range(args.steps):

@@ -66,6 +66,23 @@ def test_builtin_run_writes_a_standalone_checkpoint_that_resumes(tmp_path):
     assert not torch.equal(resumed["state_dict"]["model.decoder.bias"], raw["state_dict"]["model.decoder.bias"])
 
 
+def test_fused_adamw_trains_the_same_weights_and_refuses_fp16_clipping(tmp_path):
+    from lm.errors import UserError
+
+    weights = {}
+    for run, fused in (("plain", "false"), ("fused", "true")):
+        train(tiny_cfg(tmp_path, run, "test=false", f"+optim.optimizer.fused={fused}"))
+        saved = torch.load(tmp_path / run / "checkpoints" / "last.ckpt", weights_only=True)
+        assert saved["optimizer_states"][0]["param_groups"][0]["fused"] is (fused == "true")
+        weights[run] = saved["state_dict"]
+        assert weights[run]["model.embedding.weight"].abs().sum() > 0
+    for name, plain in weights["plain"].items():  # a faster kernel for the same update: equal up to rounding
+        torch.testing.assert_close(weights["fused"][name], plain, rtol=1e-4, atol=1e-5, msg=name)
+    with pytest.raises(UserError, match="fused=false"):
+        train(tiny_cfg(tmp_path, "fp16", "trainer.precision=16-mixed", "+optim.optimizer.fused=true"))
+    assert not (tmp_path / "fp16").exists()  # refused before anything was written
+
+
 def test_debug_overfit_memorises_one_batch(tmp_path):
     cfg = tiny_cfg(
         tmp_path,

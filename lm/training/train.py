@@ -97,6 +97,17 @@ def check_epoch_settings(cfg: DictConfig) -> None:
             )
 
 
+def check_fused_clipping(cfg: DictConfig) -> None:
+    """fp16 (16-mixed) scales the loss; a fused optimizer unscales the gradients inside its step, after Lightning
+    would have clipped them, so Lightning refuses the pair with a traceback. Say it in one line instead."""
+    fp16 = str(cfg.trainer.get("precision")).startswith("16")
+    if fp16 and cfg.optim.optimizer.get("fused") and cfg.trainer.get("gradient_clip_val"):
+        raise UserError(
+            "optim.optimizer.fused=true cannot be clipped under trainer.precision=16-mixed: use "
+            "trainer.precision=bf16-mixed, or optim.optimizer.fused=false"
+        )
+
+
 def initial_weights(cfg: DictConfig) -> checkpoint.Loaded | None:
     """`init_from`: a checkpoint whose weights and tokenizer start this run, a new one with its own optimizer and
     step count (a second stage such as AWD's fine-tuning; `ckpt_path` resumes a run instead)."""
@@ -110,6 +121,7 @@ def initial_weights(cfg: DictConfig) -> checkpoint.Loaded | None:
 
 def build(cfg: DictConfig) -> tuple[LMDataModule, LanguageModel]:
     check_epoch_settings(cfg)
+    check_fused_clipping(cfg)
     set_matmul_precision(cfg)
     set_threads(cfg.get("threads"))
     if warning := precision_warning(cfg):
