@@ -1,8 +1,11 @@
+import warnings
+
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from lm.model.rnnlm import RNNLM, count_parameters
+from lm.model.rnnlm import RNNLM, cluster_share, count_parameters
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
@@ -77,6 +80,11 @@ def test_macs_per_token_is_what_torchs_flop_counter_counts(cell, kw):
             model.target_log_probs(explicit_features(model, x).out, y)
         assert targeted.get_total_flops() / 2 / x.numel() == pytest.approx(model.macs_per_token(share))
         assert model.macs_per_token(share) < model.macs_per_token()
+        cache = y.numpy().astype(np.uint16)  # as the token cache gives them: a read-only memory map
+        cache.flags.writeable = False
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no "non-writable array" warning in the run's log
+            assert cluster_share(model, cache) == pytest.approx(share)
 
 
 def test_cpu_dropout_keeps_one_minus_p_scaled_and_masks_the_gradient():

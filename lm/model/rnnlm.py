@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -246,7 +247,7 @@ def cluster_share(model: RNNLM, ids) -> list[float] | None:
     macs_per_token needs to count the work of training or scoring that text; None for a full softmax."""
     if not model.adaptive:
         return None
-    counts = torch.bincount(torch.as_tensor(ids, dtype=torch.long).flatten(), minlength=model.vocab_size).double()
+    counts = np.bincount(np.asarray(ids).ravel(), minlength=model.vocab_size)  # numpy: the token cache is read-only
     bounds = model.decoder.cutoffs
     return [float(counts[lo:hi].sum() / counts.sum()) for lo, hi in zip(bounds, bounds[1:])]
 
