@@ -75,7 +75,6 @@ def test_fused_adamw_trains_the_same_weights_and_refuses_fp16_clipping(tmp_path)
         saved = torch.load(tmp_path / run / "checkpoints" / "last.ckpt", weights_only=True)
         assert saved["optimizer_states"][0]["param_groups"][0]["fused"] is (fused == "true")
         weights[run] = saved["state_dict"]
-        assert weights[run]["model.embedding.weight"].abs().sum() > 0
     for name, plain in weights["plain"].items():  # a faster kernel for the same update: equal up to rounding
         torch.testing.assert_close(weights["fused"][name], plain, rtol=1e-4, atol=1e-5, msg=name)
     with pytest.raises(UserError, match="fused=false"):
