@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
@@ -57,7 +56,7 @@ def lightning_run(case: Case, precision: str, extra: list[str], args, run_dir: P
     )
     trainer.fit(module, datamodule=data)  # validates on the whole valid split after the last step
     trainer.save_checkpoint(run_dir / "model.ckpt")
-    macs = module.model.macs_per_token(cluster_share(module.model, np.asarray(data.ids["train"])))
+    macs = module.model.macs_per_token(cluster_share(module.model, data.ids["train"]))
     tps = clock.tokens / (clock.t1 - clock.t0)
     return {
         "steps": trainer.global_step,

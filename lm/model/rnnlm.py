@@ -248,8 +248,8 @@ def cluster_share(model: RNNLM, ids) -> list[float] | None:
     if not model.adaptive:
         return None
     counts = np.bincount(np.asarray(ids).ravel(), minlength=model.vocab_size)  # numpy: the token cache is read-only
-    bounds = model.decoder.cutoffs
-    return [float(counts[lo:hi].sum() / counts.sum()) for lo, hi in zip(bounds, bounds[1:])]
+    bounds, total = model.decoder.cutoffs, counts.sum()
+    return [float(counts[lo:hi].sum() / total) for lo, hi in zip(bounds, bounds[1:])]
 
 
 def map_state(fn, state: State | None) -> State | None:
