@@ -12,7 +12,7 @@ from lm.data.grammar import generate_text
 from lm.data.tokenizer import train_tokenizer
 from lm.model import checkpoint
 from lm.model.rnnlm import RNNLM
-from lm.training.callbacks.probes import CURVE_FILE, ProbeCallback
+from lm.training.callbacks.probes import CURVE_FILE, SENSITIVITY_FILE, ProbeCallback
 
 
 def read_curve(path):
@@ -43,15 +43,30 @@ def test_curve_points_follow_the_steps_and_score_the_live_model(tmp_path):
     }
     # the last point is the model as saved in last.ckpt, scored afresh
     cb = ProbeCallback(curve_items=12, every_n_steps=5)
-    again = cb.run(last.model, last.tokenizer, last.config, cb.curve_options)
+    sensitivity = []
+    again = cb.run(last.model, last.tokenizer, last.config, cb.curve_options, sensitivity=sensitivity)
     want = {(r["suite"], r["field"], str(r["value"])): r["acc"] for r in again if r["n"]}
     for r in rows:
         if int(r["step"]) == final:
             assert abs(float(r["acc"]) - want[(r["suite"], r["field"], r["value"])]) < 1e-9
+    # the AUC beside them: agreement and gender, overall and with no attractor (value 0)
+    auc_rows = read_curve(run / SENSITIVITY_FILE)
+    assert sorted({int(r["step"]) for r in auc_rows}) == steps
+    assert {(r["suite"], r["field"], r["value"]) for r in auc_rows} <= {
+        ("agreement", "all", "all"),
+        ("agreement", "n_attractors", "0"),
+        ("gender", "all", "all"),
+        ("gender", "n_distractors", "0"),
+    }
+    assert {(r["suite"], r["field"]) for r in auc_rows} >= {("agreement", "all"), ("gender", "all")}
+    want = {(r["suite"], r["field"], str(r["value"])): r["auc"] for r in sensitivity}
+    for r in auc_rows:
+        if int(r["step"]) == final:
+            assert abs(float(r["auc"]) - want[(r["suite"], r["field"], r["value"])]) < 1e-9
     # the CSV logger has the same curves beside the loss
     with open(next(run.rglob("metrics.csv")), newline="") as f:
         logged = list(csv.DictReader(f))
-    assert {"curve/recall/acc", "curve/recall/range=train/acc", "tokens_seen"} <= set(logged[0])
+    assert {"curve/recall/acc", "curve/recall/range=train/acc", "curve/gender/auc", "tokens_seen"} <= set(logged[0])
     out = res.stderr + res.stdout
     assert "probes at step 5 (160 tokens)" in out
     assert re.search(r"data: \d+ token types; [\d,]+ / [\d,]+ / [\d,]+ tokens \(train / valid / test\); ready in", out)

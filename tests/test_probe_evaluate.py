@@ -1,5 +1,6 @@
 """scripts/evaluate.py end to end on tiny checkpoints, perplexity, the training callback, and every bad input."""
 
+import csv
 import json
 import math
 from types import SimpleNamespace
@@ -16,6 +17,7 @@ from lm.data.tokenizer import encode_lines, train_tokenizer
 from lm.model.rnnlm import RNNLM
 from lm.training.callbacks.probes import ProbeCallback
 from lm.training.perplexity import stream_perplexity
+from test_sensitivity import brute_auc
 
 BUILTIN_CONFIG = {
     "data": {
@@ -129,6 +131,31 @@ def test_builtin_suites_side_by_side_with_plots(tmp_path, grammar_model):
     } <= plots
 
 
+def test_evaluate_writes_the_auc_of_the_items_it_scored(tmp_path, grammar_model):
+    model, tok = grammar_model
+    torch.manual_seed(1)
+    ckpt = write_checkpoint(tmp_path / "a.ckpt", RNNLM(tok.get_vocab_size(), 8, 8, 1, dropout=0.0), tok, BUILTIN_CONFIG)
+    out = tmp_path / "eval"
+    res = run_script("evaluate.py", f"ckpt={ckpt}", "n_items=60", "wandb=false", "plots=false", f"output_dir={out}")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "sensitivity to the subject" in res.stdout and "n_distractors=0" in res.stdout
+    with open(out / "sensitivity.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["suite"] for r in rows} == {"agreement", "gender"}  # recall has no two-class contrast
+    recorded = [json.loads(line) for line in open(out / "items.jsonl")]
+    for suite, field, classes in (("agreement", "subject_number", ("sg", "pl")), ("gender", "gender", ("m", "f"))):
+        scored = [r for r in recorded if r["suite"] == suite and r["correct"] is not None]
+        if suite == "gender":
+            scored = [r for r in scored if r["number"] == "sg"]
+        s = {c: [] for c in classes}
+        for r in scored:
+            m = r["logprob_good"] - max(r["logprob_bad"])
+            s[r[field]].append(m if r[field] == classes[0] else -m)
+        (overall,) = [r for r in rows if r["suite"] == suite and r["field"] == "all"]
+        assert float(overall["auc"]) == pytest.approx(brute_auc(*s.values()))
+        assert (int(overall["n_a"]), int(overall["n_b"])) == tuple(len(v) for v in s.values())
+
+
 def test_perplexity_matches_the_mean_token_nll(word_tokenizer, tiny_model):
     import numpy as np
 
@@ -167,8 +194,13 @@ def test_callback_logs_probe_metrics_to_every_logger(grammar_model):
     for lg in loggers:
         assert {"probe/agreement/acc", "probe/gender/acc", "probe/recall/acc"} <= set(lg.metrics)
         assert "probe/agreement/construction=pp/acc" in lg.metrics
+        assert {"probe/agreement/auc", "probe/gender/auc"} <= set(lg.metrics) and "probe/recall/auc" not in lg.metrics
         assert all(0 <= v <= 1 for v in lg.metrics.values())
-    assert len(lg.metrics) == len(cb.rows) and not lg.tables  # every value as a metric; W&B alone gets the table
+    auc = [k for k in lg.metrics if k.endswith("/auc")]
+    assert all(k.startswith(("probe/agreement/", "probe/gender/")) for k in auc)
+    assert "probe/agreement/n_attractors=0/auc" in auc and "probe/gender/construction=reflexive/auc" not in auc
+    # every value as a metric; W&B alone gets the table
+    assert len(lg.metrics) == len(cb.rows) + len(auc) and not lg.tables
     with pytest.raises(ValueError, match="suites"):
         ProbeCallback(suites=["agreemnt"])
 

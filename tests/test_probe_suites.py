@@ -79,7 +79,7 @@ def test_agreement_is_balanced_and_reaches_attractors(grammar):
 
 def test_gender_pairs_follow_the_pronoun_rule(grammar):
     suite = builtin_suite("gender", grammar, N, seed=5)
-    seen = set()
+    seen, rivals = set(), set()
     for p in suite.pairs:
         w, m = words_of(p), p.meta
         seen.add(m["construction"])
@@ -102,7 +102,12 @@ def test_gender_pairs_follow_the_pronoun_rule(grammar):
         if m["construction"] == "subject_change":  # the first sentence's subject has the other gender
             first = next(x for x in w if LEX.features(x).pos in ("noun", "name"))
             assert LEX.gender(first) == other == m["previous_gender"] and "." in w[:s]
+        # a singular noun or name of the bad pronoun's gender anywhere before it: a referent English allows
+        rival = [x for x in w if LEX.features(x).pos in ("noun", "name") and LEX.number(x) == "sg"]
+        assert m["rival_antecedent"] == (not reflexive and any(LEX.gender(x) == other for x in rival))
+        rivals.add((reflexive, m["rival_antecedent"]))
     assert seen == {"reflexive", "pronoun_comp", "pronoun_next", "subject_change"}
+    assert rivals == {(True, False), (False, False), (False, True)}  # a reflexive is never open
 
 
 def test_recall_pairs_score_the_language_against_all_others(grammar):

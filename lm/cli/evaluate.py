@@ -3,6 +3,8 @@ W&B.
 
     outputs/evaluate/<time>/
         results.csv      one row per checkpoint, suite and condition: acc, 95% CI, n, n_oov
+        sensitivity.csv  agreement and gender: one row per checkpoint, suite and condition: the AUC of the
+                         subject's class against the item's margin, 95% CI (lm/probes/sensitivity.py)
         results.json     the same rows, a summary per checkpoint and suite, perplexities, coverage
         items.jsonl      every scored pair (its record, log-probabilities, whether it was right) or SyntaxGym
                          item (per-region surprisals, each prediction's result)
@@ -32,6 +34,8 @@ from lm.probes.plots import plot_suites
 from lm.probes.records import Suite
 from lm.probes.report import CSV_COLUMNS
 from lm.probes.scoring import Scorer
+from lm.probes.sensitivity import COLUMNS as SENSITIVITY_COLUMNS
+from lm.probes.sensitivity import table as sensitivity_table
 from lm.probes.suite_scoring import score_suite
 from lm.probes.surprisal import SurprisalScorer
 from lm.probes.vocab import coverage, load_vocab
@@ -93,12 +97,15 @@ def run_probes(cfg: DictConfig, ckpts: list[Labelled]) -> dict:
     suites, covered = suites_for(cfg, ckpts)
     group_by = as_list(cfg.group_by) or None
     precision = common_precision(cfg.precision, [c.model for c in ckpts])
-    rows, summaries, items = [], [], {}
+    rows, summaries, items, sensitivity, shown = [], [], {}, [], {}
     for c in ckpts:
         scorer = Scorer(c.model, c.tokenizer, precision, cfg.max_tokens, progress=True)
         for suite in suites[c.label]:
             r, its, summary = score_suite(scorer, suite, group_by)
             rows += [{"ckpt": c.label} | x for x in r]
+            sensitivity += [{"ckpt": c.label} | x for x in summary.pop("sensitivity", [])]
+            if getattr(suite, "contrast", None):  # a RegionSuite (SyntaxGym) has none
+                shown[suite.name] = suite.contrast.shown
             summaries.append({"ckpt": c.label} | summary)
             items.setdefault(suite.name, {})[c.label] = its
             print(
@@ -107,7 +114,14 @@ def run_probes(cfg: DictConfig, ckpts: list[Labelled]) -> dict:
                 file=sys.stderr,
                 flush=True,
             )
-    return {"rows": rows, "summaries": summaries, "items": items, "coverage": covered}
+    return {
+        "rows": rows,
+        "summaries": summaries,
+        "items": items,
+        "coverage": covered,
+        "sensitivity": sensitivity,
+        "contrasts": shown,
+    }
 
 
 def run_surprisal(cfg: DictConfig, ckpts: list[Labelled]) -> list[dict]:
@@ -213,6 +227,8 @@ def write_outputs(cfg: DictConfig, result: dict, out_dir: Path) -> dict[str, obj
     probes = result["probes"]
     if probes:
         written["csv"] = write_csv(probes["rows"], out_dir / "results.csv", CSV_COLUMNS)
+        if probes["sensitivity"]:
+            written["sensitivity"] = write_csv(probes["sensitivity"], out_dir / "sensitivity.csv", SENSITIVITY_COLUMNS)
         if cfg.items:
             written["items"] = write_items(probes["items"], out_dir / "items.jsonl")
         if cfg.plots:
@@ -220,6 +236,7 @@ def write_outputs(cfg: DictConfig, result: dict, out_dir: Path) -> dict[str, obj
     summary = {
         "rows": probes["rows"] if probes else [],
         "summaries": probes["summaries"] if probes else [],
+        "sensitivity": probes["sensitivity"] if probes else [],
         "coverage": probes["coverage"] if probes else [],
         "perplexity": result["perplexity"],
         "config": OmegaConf.to_container(cfg, resolve=True),
@@ -232,6 +249,8 @@ def report(result: dict, written: dict) -> None:
     probes = result["probes"]
     if probes:
         print(accuracy_table(probes["rows"]))
+        if probes["sensitivity"]:
+            print(sensitivity_table(probes["sensitivity"], probes["contrasts"]))
         for cov in probes["coverage"]:
             if cov["vocab"] == "english":
                 print(
@@ -265,7 +284,7 @@ def report(result: dict, written: dict) -> None:
 
 
 def publish_one(cfg: DictConfig, c: Labelled, result: dict, written: dict, out_dir: Path) -> str:
-    from lm.probes.wandb_runs import publish
+    from lm.probes.wandb_runs import probe_metrics, publish
 
     probes = result["probes"]
     rows = [r for r in probes["rows"] if r["ckpt"] == c.label] if probes else []
@@ -275,5 +294,6 @@ def publish_one(cfg: DictConfig, c: Labelled, result: dict, written: dict, out_d
         for p in result["perplexity"]
         if p["ckpt"] == c.label
     }
+    extra |= probe_metrics([r for r in probes["sensitivity"] if r["ckpt"] == c.label] if probes else [], measure="auc")
     where = publish(c.label, c.path, c.config, rows, written["plots"], out_dir / "wandb_runs", extra=extra)
     return f"[{c.label}] logged to {where}"

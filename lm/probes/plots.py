@@ -60,29 +60,51 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
-def plot_curves(curves: dict[str, list[dict]], path: str | Path, title: str = "") -> Path:
+def plot_curves(
+    curves: dict[str, list[dict]], path: str | Path, title: str = "", sensitivity: dict[str, list[dict]] | None = None
+) -> Path:
     """One PNG of probe curves (rows of probe_curve.csv, lm/training/callbacks/probes.py) from one or more runs: a panel
     per suite, accuracy against tokens seen; solid overall, dashed on the test split's longer distances, with
-    the 95% Wilson band of the overall line."""
+    the 95% Wilson band of the overall line. With `sensitivity` (rows of sensitivity_curve.csv by run), a second
+    row of panels: the AUC of the suites with a contrast, solid overall, dashed on items with no attractor (no
+    noun of the other number, or gender, between subject and target)."""
     suites = sorted({r["suite"] for rows in curves.values() for r in rows})
-    fig, axes = figure((4.2 * max(1, len(suites)), 3.6), ncols=max(1, len(suites)))
-    for ax, suite in zip(axes[0], suites):
-        for i, (label, rows) in enumerate(curves.items()):
-            for field, value in (("all", "all"), ("range", "test")):
-                pts = sorted(
-                    (float(r["tokens_seen"]), r)
-                    for r in rows
-                    if r["suite"] == suite and r["field"] == field and str(r["value"]) == value
-                )
-                x = [t / 1e6 for t, _ in pts]
-                acc = [float(r["acc"]) for _, r in pts]
-                if pts and field == "all":
-                    lo, hi = [float(r["lo"]) for _, r in pts], [float(r["hi"]) for _, r in pts]
-                    band(ax, x, acc, lo, hi, color=f"C{i}", linewidth=1.4, label=label)
-                elif pts:
-                    ax.plot(x, acc, "--", color=f"C{i}", linewidth=1.4, label=f"{label}, test range")
-        accuracy_axes(ax, "tokens seen (millions)", suite)
-    axes[0, 0].legend(fontsize=7)
+    contrasted = sorted({r["suite"] for rows in (sensitivity or {}).values() for r in rows})
+    ncols = max(1, len(suites), len(contrasted))
+    fig, axes = figure((4.2 * ncols, 3.6 * (1 + bool(contrasted))), nrows=1 + bool(contrasted), ncols=ncols)
+    _curve_panels(axes[0], suites, curves, "acc", (("all", "all"), ("range", "test")), "test range")
+    if contrasted:
+        _curve_panels(axes[1], contrasted, sensitivity, "auc", (("all", "all"), ("*", "0")), "no attractor")
+        for ax in axes[1, : len(contrasted)]:
+            ax.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
+    for ax in [*axes[0, len(suites) :], *axes[1:, len(contrasted) :].ravel()]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.legend(fontsize=7)
     if title:
         fig.suptitle(title, fontsize=10)
     return save(fig, path)
+
+
+def _curve_panels(axes, suites: list[str], curves: dict[str, list[dict]], measure: str, lines, second: str) -> None:
+    """A panel per suite: `measure` against tokens seen, a line per (field, value) of `lines` ("*": any field
+    but "all") and run; the first line solid with its band, the second dashed and called `second`."""
+    for ax, suite in zip(axes, suites):
+        for i, (label, rows) in enumerate(curves.items()):
+            for k, (field, value) in enumerate(lines):
+                pts = sorted(
+                    (float(r["tokens_seen"]), r)
+                    for r in rows
+                    if r["suite"] == suite
+                    and (r["field"] == field or (field == "*" and r["field"] != "all"))
+                    and str(r["value"]) == value
+                )
+                x = [t / 1e6 for t, _ in pts]
+                y = [float(r[measure]) for _, r in pts]
+                if pts and k == 0:
+                    lo, hi = [float(r["lo"]) for _, r in pts], [float(r["hi"]) for _, r in pts]
+                    band(ax, x, y, lo, hi, color=f"C{i}", linewidth=1.4, label=label)
+                elif pts:
+                    ax.plot(x, y, "--", color=f"C{i}", linewidth=1.4, label=f"{label}, {second}")
+        ylabel = "accuracy" if measure == "acc" else "sensitivity (AUC)"
+        accuracy_axes(ax, "tokens seen (millions)", suite, ylabel=ylabel)

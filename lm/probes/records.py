@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lm.errors import UserError
+from lm.probes.sensitivity import Contrast
 
 SENTENCE_FIELDS = ("sentence_good", "sentence_bad")
 PREFIX_FIELDS = ("prefix", "good", "bad")
@@ -53,6 +54,7 @@ class Suite:
     source: str = ""  # a file, a directory entry, "builtin" or "hub:..."
     group_by: tuple[str, ...] | None = None  # the fields its table shows by default; None: guessed
     notes: dict = field(default_factory=dict)  # e.g. vocabulary and coverage of a built-in suite
+    contrast: Contrast | None = None  # the field that decides the right form, for the sensitivity (AUC)
 
 
 def _text(value, name: str, where: str) -> str:

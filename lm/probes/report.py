@@ -23,7 +23,7 @@ from lm.results.tables import ALL
 CSV_COLUMNS = ("ckpt", "suite", "field", "value", "acc", "lo", "hi", "n", "correct", "n_oov")
 
 
-def _key(value):
+def sort_key(value):
     """Sort numbers as numbers, before strings; None last."""
     if isinstance(value, bool) or value is None:
         return (2, str(value))
@@ -32,7 +32,7 @@ def _key(value):
     return (1, str(value))
 
 
-def _value(item: dict, field: str):
+def field_value(item: dict, field: str):
     v = item.get(field)
     return json.dumps(v, sort_keys=True) if isinstance(v, (list, dict)) else v
 
@@ -46,14 +46,14 @@ def accuracy_by(items: Iterable[dict], fields: Sequence[str] | str = ()) -> list
     for item in items:
         if "correct" not in item:
             raise ValueError("items must carry 'correct' (True, False or None for out-of-vocabulary)")
-        g = groups.setdefault(tuple(_value(item, f) for f in fields), [0, 0, 0])  # n, correct, oov
+        g = groups.setdefault(tuple(field_value(item, f) for f in fields), [0, 0, 0])  # n, correct, oov
         if item["correct"] is None:
             g[2] += 1
         else:
             g[0] += 1
             g[1] += bool(item["correct"])
     rows = []
-    for values in sorted(groups, key=lambda vs: tuple(_key(v) for v in vs)):
+    for values in sorted(groups, key=lambda vs: tuple(sort_key(v) for v in vs)):
         n, k, oov = groups[values]
         lo, hi = wilson_interval(k, n)
         rows.append(

@@ -10,14 +10,15 @@ from lm.results.wandb_log import ResultsRun, training_run
 TABLE_COLUMNS = ["suite", "field", "value", "acc", "lo", "hi", "n", "correct", "n_oov"]
 
 
-def probe_metrics(rows: list[dict], prefix: str = "probe") -> dict[str, float]:
-    """<prefix>/<suite>/acc and <prefix>/<suite>/<field>=<value>/acc from result rows (groups with items only)."""
+def probe_metrics(rows: list[dict], prefix: str = "probe", measure: str = "acc") -> dict[str, float]:
+    """<prefix>/<suite>/<measure> and <prefix>/<suite>/<field>=<value>/<measure> from result rows (accuracy, or a
+    sensitivity's "auc"), groups with items only."""
     out = {}
     for r in rows:
-        if not r["n"]:
+        if r.get("n", 1) == 0:  # an AUC row has no "n": it exists only when both classes have items
             continue
         cond = "" if r["field"] == "all" else f"/{r['field']}={r['value']}"
-        out[f"{prefix}/{r['suite']}{cond}/acc"] = float(r["acc"])
+        out[f"{prefix}/{r['suite']}{cond}/{measure}"] = float(r[measure])
     return out
 
 

@@ -41,3 +41,25 @@ def write_csv(rows: Sequence[dict], path: str | Path, columns: Sequence[str] | N
         w.writeheader()
         w.writerows(rows)
     return p
+
+
+def append_csv(rows: Sequence[dict], path: str | Path, columns: Sequence[str]) -> None:
+    """Rows at the end of a CSV file (a curve growing during training), its header first when the file is new."""
+    if not rows:
+        return
+    p = Path(path)
+    new = not p.exists()
+    with open(p, "a", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(columns), extrasaction="ignore")
+        if new:
+            w.writeheader()
+        w.writerows(rows)
+
+
+def read_csv(path: str | Path) -> list[dict]:
+    """A CSV file's rows as dicts of strings; [] when there is no file."""
+    p = Path(path)
+    if not p.exists():
+        return []
+    with open(p, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))

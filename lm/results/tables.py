@@ -32,16 +32,16 @@ def _accuracy(row: dict | None) -> str:
     return f"{row['acc']:.3f} [{row['lo']:.3f},{row['hi']:.3f}] n={row['n']}{oov}"
 
 
-def accuracy_table(rows: list[dict]) -> str:
+def accuracy_table(rows: list[dict], cell=_accuracy) -> str:
     """Accuracy rows (ckpt, suite, field, value, acc, lo, hi, n, n_oov): suites and conditions down, checkpoints
-    across, "acc [lo,hi] n=..." per cell."""
+    across, "acc [lo,hi] n=..." per cell (or what `cell` makes of a row of another measure)."""
     ckpts = list(dict.fromkeys(r["ckpt"] for r in rows))
     keys = list(dict.fromkeys((r["suite"], r["field"], r["value"]) for r in rows))
-    cell = {(r["ckpt"], r["suite"], r["field"], r["value"]): r for r in rows}
+    by_key = {(r["ckpt"], r["suite"], r["field"], r["value"]): r for r in rows}
     conds = [ALL if f == ALL else f"{f}={v}" for _, f, v in keys]
     w_suite = max([5] + [len(s) for s, _, _ in keys])
     w_cond = max([9] + [len(c) for c in conds])
-    body = [[_accuracy(cell.get((c, *k))) for c in ckpts] for k in keys]
+    body = [[cell(by_key.get((c, *k))) for c in ckpts] for k in keys]
     widths = [max([len(c)] + [len(b[i]) for b in body]) for i, c in enumerate(ckpts)]
     head = f"{'suite':<{w_suite}}  {'condition':<{w_cond}}  " + "  ".join(f"{c:<{w}}" for c, w in zip(ckpts, widths))
     lines = [head, "-" * len(head)]

@@ -17,6 +17,7 @@ from lm.probes.vocab import CORPUS_STYLE, TextStyle, lacks
 SUITES = {"agreement": agreement, "gender": gender, "recall": recall}
 BUILTIN_SUITES = tuple(SUITES)
 GROUP_BY = {name: module.GROUP_BY for name, module in SUITES.items()}
+CONTRASTS = {name: getattr(module, "CONTRAST", None) for name, module in SUITES.items()}
 
 
 def generate_items(name: str, vocab: Lexicon, n_items: int, seed: int = 0, max_phrases: int = 4, **limits):
@@ -58,4 +59,5 @@ def builtin_suite(
         pair = render(item, style, vocab.proper)
         pair.meta.update(vocab=vocab.name)
         pairs.append(pair.__class__(pair.good, pair.bad, pair.prefix, pair.meta, f"{name}:{k}"))
-    return Suite(name, pairs, f"builtin:{vocab.name}", GROUP_BY[name], {"vocab": vocab.name, "seed": seed})
+    notes = {"vocab": vocab.name, "seed": seed}
+    return Suite(name, pairs, f"builtin:{vocab.name}", GROUP_BY[name], notes, CONTRASTS[name])

@@ -21,10 +21,12 @@ from __future__ import annotations
 from lm.data.constructions import Constructions
 from lm.data.grammar import AGREEMENT_CONSTRUCTIONS as CONSTRUCTIONS
 from lm.data.grammar import NUMBER
+from lm.probes.sensitivity import Contrast
 from lm.probes.suites import common
 from lm.probes.suites.common import WordPair, cut, draw, group_by, item_meta
 
 GROUP_BY = group_by("subject_number", "attractor_number", "n_attractors", "verb")
+CONTRAST = Contrast("subject_number", ("sg", "pl"), shown=("n_attractors",))  # the verb form follows the subject
 
 
 def item(i: int, c: Constructions, max_distance: int) -> WordPair:

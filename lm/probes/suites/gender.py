@@ -11,6 +11,9 @@ noun-phrase subject. The intervening nouns of an item all have one gender, "dist
 singular form of the other gender. Fields: construction, gender (the subject's m / f), number, distractor_gender
 (m / f / none), n_distractors, n_phrases, distance (words from the subject's head to the pronoun), distance_bin,
 range; subject_change adds variant (the second sentence's construction) and previous_gender.
+rival_antecedent: the bad side is a pronoun (not a reflexive, which its own clause's subject binds) and a singular
+noun or name of its gender comes before it, so English lets the bad pronoun refer to that one ("the king near
+mary says that [he | she]"); only the corpus's rule makes such an item's bad side wrong.
 The lines are the corpus's own gender lines (lm/data/constructions.py), cut before the pronoun.
 """
 
@@ -18,10 +21,13 @@ from __future__ import annotations
 
 from lm.data.constructions import Constructions
 from lm.data.grammar import GENDER_CONSTRUCTIONS as CONSTRUCTIONS
+from lm.probes.sensitivity import Contrast
 from lm.probes.suites import common
 from lm.probes.suites.common import WordPair, cut, draw, group_by, item_meta
 
-GROUP_BY = group_by("gender", "number", "distractor_gender", "n_distractors")
+GROUP_BY = group_by("gender", "number", "distractor_gender", "n_distractors", "rival_antecedent")
+# singular subjects only: a plural one's bad side is a singular pronoun, not the other gender's
+CONTRAST = Contrast("gender", ("m", "f"), {"number": "sg"}, shown=("n_distractors", "rival_antecedent"))
 SAME_GENDER_PROB = 0.25  # an item's intervening nouns all have the subject's gender (a control), else the other
 
 
@@ -41,8 +47,12 @@ def item(i: int, c: Constructions, max_distance: int) -> WordPair:
         distractor_gender=(g if same else other) if m["n_inside"] else "none",
         n_distractors=m["n_attractors"],
     )
-    pronoun = line.text.split()[m["target"]]
-    return cut(line, (c.lex.other_form("gender", pronoun, g),), meta)
+    words = line.text.split()
+    bad = c.lex.other_form("gender", words[m["target"]], g)
+    meta["rival_antecedent"] = c.lex.features(bad).pos == "pronoun" and any(
+        c.lex.gender(w) == other and c.lex.number(w) == "sg" for w in words[: m["target"]]
+    )
+    return cut(line, (bad,), meta)
 
 
 def generate(vocab, n_items: int, seed: int = 0, **limits) -> list[WordPair]:

@@ -8,7 +8,9 @@
   curve/<suite>/acc and curve/<suite>/range=<train|test|beyond>/acc with `tokens_seen`, to every logger and
   to probe_curve.csv in the run directory, so one sees when agreement, gender and recall are learned (or lost).
   W&B plots these curves against tokens_seen; at the end of training they are drawn as probe_curve.png (logged to
-  W&B as the image probe/curves).
+  W&B as the image probe/curves). Agreement and gender add their sensitivity to the subject (lm/probes/sensitivity.py):
+  curve/<suite>/auc and curve/<suite>/<n_attractors | n_distractors>=0/auc, in sensitivity_curve.csv and in a
+  second row of the PNG; at the end of testing, probe/<suite>/auc and its breakdown by that field.
 
     callbacks:
       probes:
@@ -20,7 +22,6 @@
 from __future__ import annotations
 
 import copy
-import csv
 import logging
 import time
 from pathlib import Path
@@ -36,14 +37,17 @@ from lm.errors import UserError
 from lm.probes import catalog
 from lm.probes.plots import plot_curves, plot_suites
 from lm.probes.scoring import Scorer
+from lm.probes.sensitivity import COLUMNS as SENSITIVITY_ROW
 from lm.probes.suite_scoring import score_suite
 from lm.probes.suites import BUILTIN_SUITES
 from lm.probes.vocab import load_vocab
 from lm.probes.wandb_runs import TABLE_COLUMNS, probe_metrics
+from lm.results.files import append_csv, read_csv
 
 log = logging.getLogger(__name__)
-CURVE_FILE, CURVE_PLOT = "probe_curve.csv", "probe_curve.png"
+CURVE_FILE, CURVE_PLOT, SENSITIVITY_FILE = "probe_curve.csv", "probe_curve.png", "sensitivity_curve.csv"
 CURVE_COLUMNS = ["step", "tokens_seen", "suite", "field", "value", "acc", "lo", "hi", "n"]
+SENSITIVITY_COLUMNS = ["step", "tokens_seen", *SENSITIVITY_ROW[1:]]
 CURVE_FIELDS = ("all", "range")  # per suite: overall, and within / beyond the training distances
 
 
@@ -114,9 +118,13 @@ class ProbeCallback(pl.Callback):
     def _plot(self, trainer) -> None:
         """probe_curve.png beside the CSV, and on the W&B run as an image."""
         run_dir = Path(trainer.default_root_dir)
-        with (run_dir / CURVE_FILE).open(newline="") as f:
-            rows = list(csv.DictReader(f))
-        png = plot_curves({run_dir.name: rows}, run_dir / CURVE_PLOT, title="probes during training")
+        rows, sensitivity = read_csv(run_dir / CURVE_FILE), read_csv(run_dir / SENSITIVITY_FILE)
+        png = plot_curves(
+            {run_dir.name: rows},
+            run_dir / CURVE_PLOT,
+            title="probes during training",
+            sensitivity={run_dir.name: sensitivity} if sensitivity else None,
+        )
         for logger in trainer.loggers:
             if callable(getattr(logger, "log_image", None)):  # WandbLogger
                 logger.log_image(key="probe/curves", images=[str(png)])
@@ -125,27 +133,32 @@ class ProbeCallback(pl.Callback):
     def _curve_point(self, trainer, pl_module) -> None:
         start = time.perf_counter()
         step = self._probed_at = trainer.global_step
+        sensitivity: list[dict] = []
         rows = [
-            r for r in self._score(pl_module, self.curve_options, curve=True) if r["field"] in CURVE_FIELDS and r["n"]
+            r
+            for r in self._score(pl_module, self.curve_options, curve=True, sensitivity=sensitivity)
+            if r["field"] in CURVE_FIELDS and r["n"]
         ]
-        metrics = {"tokens_seen": float(self.tokens_seen)} | probe_metrics(rows, prefix="curve")
+        sensitivity = [r for r in sensitivity if r["field"] == "all" or str(r["value"]) == "0"]
+        metrics = (
+            {"tokens_seen": float(self.tokens_seen)}
+            | probe_metrics(rows, prefix="curve")
+            | probe_metrics(sensitivity, prefix="curve", measure="auc")
+        )
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=step)
         run_dir = Path(trainer.default_root_dir)
-        path = run_dir / CURVE_FILE
-        new = not path.exists()
-        with path.open("a", newline="") as f:
-            w = csv.DictWriter(f, CURVE_COLUMNS, extrasaction="ignore")
-            if new:
-                w.writeheader()
-            for r in rows:
-                w.writerow(r | {"step": step, "tokens_seen": self.tokens_seen})
+        point = {"step": step, "tokens_seen": self.tokens_seen}
+        append_csv([r | point for r in rows], run_dir / CURVE_FILE, CURVE_COLUMNS)
+        append_csv([r | point for r in sensitivity], run_dir / SENSITIVITY_FILE, SENSITIVITY_COLUMNS)
         overall = ", ".join(f"{r['suite']} {r['acc']:.3f}" for r in rows if r["field"] == "all")
+        auc = ", ".join(f"{r['suite']} {r['auc']:.3f}" for r in sensitivity if r["field"] == "all")
         log.info(
-            "probes at step %d (%s tokens): %s  [%.1f s]",
+            "probes at step %d (%s tokens): %s%s  [%.1f s]",
             step,
             f"{self.tokens_seen:,}",
             overall,
+            f"; AUC {auc}" if auc else "",
             time.perf_counter() - start,
         )
 
@@ -168,13 +181,15 @@ class ProbeCallback(pl.Callback):
         if not self.suites or self.options.n_items <= 0 or getattr(pl_module, "tokenizer", None) is None:
             return
         items: dict[str, list[dict]] = {}
-        self.rows = self._score(pl_module, self.options, items=items)
-        self.metrics = metrics = probe_metrics(self.rows)
+        sensitivity: list[dict] = []
+        self.rows = self._score(pl_module, self.options, items=items, sensitivity=sensitivity)
+        auc = probe_metrics(sensitivity, measure="auc")
+        self.metrics = metrics = probe_metrics(self.rows) | auc
         for logger in trainer.loggers:
             if not isinstance(logger, WandbLogger):
                 logger.log_metrics(metrics, step=trainer.global_step)
                 continue
-            headline = probe_metrics([r for r in self.rows if r["field"] in CURVE_FIELDS])
+            headline = probe_metrics([r for r in self.rows if r["field"] in CURVE_FIELDS]) | auc
             logger.log_metrics(headline, step=trainer.global_step)
             logger.log_table(
                 key=self.key, columns=TABLE_COLUMNS, data=[[r[c] for c in TABLE_COLUMNS] for r in self.rows]
@@ -206,30 +221,34 @@ class ProbeCallback(pl.Callback):
         tokens = [tokenizer.id_to_token(i) for i in encoded[0][0]]
         return analysis_plots.gate_heatmap({n: v.numpy() for n, v in trace.items()}, tokens, out_dir / "gates.png", 32)
 
-    def _score(self, pl_module, options, curve: bool = False, items: dict | None = None) -> list[dict]:
+    def _score(self, pl_module, options, curve: bool = False, items: dict | None = None, sensitivity=None) -> list:
         config = getattr(pl_module, "run_config", {})
         if not curve:
-            return self.run(pl_module.model, pl_module.tokenizer, config, options, items)
+            return self.run(pl_module.model, pl_module.tokenizer, config, options, items, sensitivity)
         if self._suites_cache is None or self._suites_cache[0] is not pl_module.tokenizer:
             self._suites_cache = (pl_module.tokenizer, self.suites_for(pl_module.tokenizer, config, options))
-        return self.score(pl_module.model, pl_module.tokenizer, self._suites_cache[1])
+        return self.score(pl_module.model, pl_module.tokenizer, self._suites_cache[1], sensitivity=sensitivity)
 
     def suites_for(self, tokenizer, config: dict | None = None, options=None) -> list:
         name = catalog.choose_vocab(self.vocab, config or {})
         vocab = catalog.english_for([tokenizer]) if name == "english" else load_vocab("grammar")
         return [catalog.builtin_for(s, vocab, tokenizer, options or self.options, config=config) for s in self.suites]
 
-    def score(self, model, tokenizer, suites: list, items: dict | None = None) -> list[dict]:
-        """Result rows of every suite; `items`, when given, receives each suite's scored items by suite name."""
+    def score(self, model, tokenizer, suites: list, items: dict | None = None, sensitivity=None) -> list[dict]:
+        """Result rows of every suite; `items`, when given, receives each suite's scored items by suite name, and
+        `sensitivity` (a list) the AUC rows of each suite with a contrast, overall and by its shown fields."""
         scorer = Scorer(model, tokenizer, self.precision)
         rows = []
         for suite in suites:
-            r, its, _ = score_suite(scorer, suite, None)
+            r, its, summary = score_suite(scorer, suite, None)
             rows += r
             if items is not None:
                 items[suite.name] = its
+            if sensitivity is not None and suite.contrast:
+                shown = ("all", *suite.contrast.shown)
+                sensitivity += [x for x in summary["sensitivity"] if x["field"] in shown]
         return rows
 
-    def run(self, model, tokenizer, config: dict | None = None, options=None, items: dict | None = None) -> list[dict]:
-        """Result rows (lm.probes.report) of every suite on this model."""
-        return self.score(model, tokenizer, self.suites_for(tokenizer, config, options), items)
+    def run(self, model, tokenizer, config=None, options=None, items=None, sensitivity=None) -> list[dict]:
+        """Result rows (lm.probes.report) of every suite on this model (`items`, `sensitivity`: as in score)."""
+        return self.score(model, tokenizer, self.suites_for(tokenizer, config, options), items, sensitivity)
