@@ -13,7 +13,7 @@ The package, one folder per idea (each folder's __init__ says more):
                  perplexity of a split
     generation/  text from a model: generator.py, sampling.py, fast_decode.py
     probes/      minimal pairs and suites scored by a model: the engine, the built-in suites/, readers/ for
-                 BLiMP, SyntaxGym and Linzen / Gulordava files, surprisal, per-condition accuracy
+                 BLiMP, SyntaxGym and Linzen / Gulordava files, surprisal, per-condition accuracy and AUC
     analysis/    inside the LSTM: gates, state probes, unit ablation, gradients against distance
     results/     what probes and analyses share: intervals, tables, CSV / JSON, plots, W&B, labelled checkpoints
     cli/         the five commands (lm-train, lm-generate, lm-evaluate, lm-analyze, lm-export): configs in

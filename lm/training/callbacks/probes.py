@@ -10,7 +10,7 @@
   W&B plots these curves against tokens_seen; at the end of training they are drawn as probe_curve.png (logged to
   W&B as the image probe/curves). Agreement and gender add their sensitivity to the subject (lm/probes/sensitivity.py):
   curve/<suite>/auc and curve/<suite>/<n_attractors | n_distractors>=0/auc, in sensitivity_curve.csv and in a
-  second row of the PNG; at the end of testing, probe/<suite>/auc and its breakdown by that field.
+  second row of the PNG; at the end of testing, probe/<suite>/auc and its breakdown by the fields its contrast shows.
 
     callbacks:
       probes:
