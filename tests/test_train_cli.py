@@ -149,7 +149,11 @@ def test_wandb_offline_run_holds_the_logged_metrics_and_a_resume_continues_it(tm
     # the tested model's probes: a few scalars, one table with every value, accuracy-by-distance images
     probe_keys = sorted(k for k in logged if k.startswith("probe/") and isinstance(logged[k], (int, float)))
     assert "probe/agreement/acc" in probe_keys and "probe/recall/range=test/acc" in probe_keys
-    assert all(k.endswith("/acc") and ("=" not in k or "/range=" in k) for k in probe_keys), probe_keys
+    assert "probe/agreement/auc" in probe_keys and "probe/gender/n_distractors=0/auc" in probe_keys
+    acc = [k for k in probe_keys if k.endswith("/acc")]
+    auc = [k for k in probe_keys if k.endswith("/auc")]  # overall and with no attractor, as in the curves
+    assert all("=" not in k or "/range=" in k for k in acc) and all("=" not in k or k.endswith("=0/auc") for k in auc)
+    assert len(acc) + len(auc) == len(probe_keys), probe_keys
     assert logged["probe/results"]["_type"] == "table-file" and logged["probe/results"]["nrows"] > len(probe_keys)
     assert list(run_dir.glob("files/media/images/probe/plot/agreement_distance_*.png"))
     (gates_png,) = run_dir.glob("files/media/images/probe/plot/gates_*.png")  # the lecture's gates on one sentence

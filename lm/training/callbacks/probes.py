@@ -51,6 +51,11 @@ SENSITIVITY_COLUMNS = ["step", "tokens_seen", *SENSITIVITY_ROW[1:]]
 CURVE_FIELDS = ("all", "range")  # per suite: overall, and within / beyond the training distances
 
 
+def headline_auc(rows: list[dict]) -> list[dict]:
+    """The AUC rows the curves and W&B's scalars keep: overall, and with no attractor (value 0)."""
+    return [r for r in rows if r["field"] == "all" or str(r["value"]) == "0"]
+
+
 class ProbeCallback(pl.Callback):
     def __init__(
         self,
@@ -139,7 +144,7 @@ class ProbeCallback(pl.Callback):
             for r in self._score(pl_module, self.curve_options, curve=True, sensitivity=sensitivity)
             if r["field"] in CURVE_FIELDS and r["n"]
         ]
-        sensitivity = [r for r in sensitivity if r["field"] == "all" or str(r["value"]) == "0"]
+        sensitivity = headline_auc(sensitivity)
         metrics = (
             {"tokens_seen": float(self.tokens_seen)}
             | probe_metrics(rows, prefix="curve")
@@ -189,7 +194,8 @@ class ProbeCallback(pl.Callback):
             if not isinstance(logger, WandbLogger):
                 logger.log_metrics(metrics, step=trainer.global_step)
                 continue
-            headline = probe_metrics([r for r in self.rows if r["field"] in CURVE_FIELDS]) | auc
+            headline = probe_metrics([r for r in self.rows if r["field"] in CURVE_FIELDS])
+            headline |= probe_metrics(headline_auc(sensitivity), measure="auc")
             logger.log_metrics(headline, step=trainer.global_step)
             logger.log_table(
                 key=self.key, columns=TABLE_COLUMNS, data=[[r[c] for c in TABLE_COLUMNS] for r in self.rows]
