@@ -58,7 +58,12 @@ def test_curve_points_follow_the_steps_and_score_the_live_model(tmp_path):
         ("gender", "all", "all"),
         ("gender", "n_distractors", "0"),
     }
-    assert {(r["suite"], r["field"]) for r in auc_rows} >= {("agreement", "all"), ("gender", "all")}
+    assert {(r["suite"], r["field"]) for r in auc_rows} == {
+        ("agreement", "all"),
+        ("agreement", "n_attractors"),
+        ("gender", "all"),
+        ("gender", "n_distractors"),
+    }
     want = {(r["suite"], r["field"], str(r["value"])): r["auc"] for r in sensitivity}
     for r in auc_rows:
         if int(r["step"]) == final:

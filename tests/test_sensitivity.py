@@ -3,6 +3,7 @@ what it separates from accuracy (evaluate's sensitivity.csv: tests/test_probe_ev
 
 import random
 
+import numpy as np
 import pytest
 
 from lm.probes.sensitivity import Contrast, auc, auc_interval, sensitivity_by, sensitivity_rows
@@ -31,6 +32,16 @@ def test_the_interval_holds_the_value_and_narrows_with_items():
     assert auc_interval(1.0, 5, 5) == (1.0, 1.0) and all(v != v for v in auc_interval(0.5, 0, 5))
 
 
+def test_the_interval_matches_a_bootstrap_and_knows_which_class_is_which():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0.8, 1, 30), rng.normal(0, 1, 120)  # unequal classes: their roles in the formula differ
+    value = auc(a, b)
+    boot = [auc(rng.choice(a, len(a)), rng.choice(b, len(b))) for _ in range(2000)]
+    lo, hi = auc_interval(value, len(a), len(b))
+    assert (hi - lo) / 2 == pytest.approx(1.96 * np.std(boot), rel=0.2)
+    assert auc_interval(value, len(b), len(a)) != (lo, hi)
+
+
 def items(margins_sg, margins_pl, **meta):
     """Scored agreement items: a margin is log p(good) - log p(bad)."""
     out = [{"subject_number": "sg", "margin": m, "correct": m > 0} | meta for m in margins_sg]
@@ -56,7 +67,7 @@ def test_rows_by_field_leave_out_other_classes_and_the_contrast_field_itself():
     its = items([1.0, 2.0], [0.5, 1.5], n_attractors=0) + items([-1.0], [-2.0], n_attractors=2)
     its += [{"subject_number": "pl", "margin": None, "correct": None, "n_attractors": 0}]  # out of vocabulary
     its += [{"subject_number": "du", "margin": 9.0, "correct": True, "n_attractors": 0}]  # no class of the contrast
-    rows = sensitivity_rows(its, AGREEMENT, ["subject_number", "n_attractors"])
+    rows = sensitivity_rows(its, AGREEMENT, ["subject_number", "n_attractors"])  # not by its own field
     got = {(r["field"], r["value"]): (r["auc"], r["n_a"], r["n_b"]) for r in rows}
     assert set(got) == {("all", "all"), ("n_attractors", "0"), ("n_attractors", "2")}
     assert got["n_attractors", "2"] == (0.0, 1, 1)  # towards sg: -1 after the singular subject, +2 after the plural
@@ -64,4 +75,7 @@ def test_rows_by_field_leave_out_other_classes_and_the_contrast_field_itself():
     gender = Contrast("gender", ("m", "f"), {"number": "sg"})
     plural = [{"gender": "f", "number": "pl", "margin": 1.0}, {"gender": "m", "number": "sg", "margin": 1.0}]
     assert sensitivity_rows(plural, gender, []) == []  # a class with no item: no row
+    singular = plural + [{"gender": "f", "number": "sg", "margin": -2.0}]
+    rows = sensitivity_rows(singular, gender, ["number"])  # the field `where` fixes: only a copy of "all"
+    assert [(r["field"], r["auc"]) for r in rows] == [("all", 0.0)]  # towards m: 1 for john, 2 for mary
     assert sensitivity_rows(its, None, ["n_attractors"]) == []

@@ -5,7 +5,8 @@ W&B.
         results.csv      one row per checkpoint, suite and condition: acc, 95% CI, n, n_oov
         sensitivity.csv  agreement and gender: one row per checkpoint, suite and condition: the AUC of the
                          subject's class against the item's margin, 95% CI (lm/probes/sensitivity.py)
-        results.json     the same rows, a summary per checkpoint and suite, perplexities, coverage
+        results.json     the same rows, a summary per checkpoint and suite, the sensitivity rows, perplexities,
+                         coverage
         items.jsonl      every scored pair (its record, log-probabilities, whether it was right) or SyntaxGym
                          item (per-region surprisals, each prediction's result)
         plots/*.png      accuracy against distance / number of attractors, one line per checkpoint

@@ -58,7 +58,8 @@ def auc(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 def auc_interval(value: float, n_a: int, n_b: int, z: float = Z95) -> tuple[float, float]:
-    """Hanley & McNeil (1982) normal interval of an AUC, cut to [0, 1]; (nan, nan) without items."""
+    """Hanley & McNeil (1982) normal interval of an AUC, cut to [0, 1]; (nan, nan) without items. Its variance is
+    0 at an AUC of exactly 0 or 1, so such an interval has no width: read it as "every pair", not as certainty."""
     if not n_a or not n_b or math.isnan(value):
         return math.nan, math.nan
     q1, q2 = value / (2 - value), 2 * value * value / (1 + value)
@@ -100,9 +101,10 @@ def sensitivity_rows(items: Sequence[dict], contrast: Contrast | None, group_by:
     if contrast is None:
         return []
     rows = sensitivity_by(items, contrast)
+    own = {contrast.field, *contrast.where}  # fields that split the classes, or hold one value only
     for spec in group_by:
         fields = tuple(f for f in spec.split("+") if f)
-        if fields and contrast.field not in fields and all(any(f in it for it in items) for f in fields):
+        if fields and not own & set(fields) and all(any(f in it for it in items) for f in fields):
             rows += sensitivity_by(items, contrast, fields)
     return [r for r in rows if r["n_a"] and r["n_b"]]
 
@@ -111,9 +113,14 @@ def _cell(row: dict | None) -> str:
     return "-" if row is None else f"{row['auc']:.3f} [{row['lo']:.3f},{row['hi']:.3f}] n={row['n_a']}+{row['n_b']}"
 
 
+def is_shown(row: dict, shown: tuple[str, ...]) -> bool:
+    """Whether a row is one a console table or the training callback keeps: overall, or by a `shown` field."""
+    return row["field"] == ALL or row["field"] in shown
+
+
 def table(rows: list[dict], shown: dict[str, tuple[str, ...]]) -> str:
     """The AUC rows of each suite overall and by its `shown` fields (suite -> fields), checkpoints across."""
-    picked = [r for r in rows if r["field"] == ALL or r["field"] in shown.get(r["suite"], ())]
+    picked = [r for r in rows if is_shown(r, shown.get(r["suite"], ()))]
     title = (
         "sensitivity to the subject (AUC: 0.5 the subject does not move the choice, < 0.5 it moves it the wrong way)"
     )

@@ -15,7 +15,7 @@ def probe_metrics(rows: list[dict], prefix: str = "probe", measure: str = "acc")
     sensitivity's "auc"), groups with items only."""
     out = {}
     for r in rows:
-        if r.get("n", 1) == 0:  # an AUC row has no "n": it exists only when both classes have items
+        if "n" in r and not r["n"]:  # an AUC row has no "n": it exists only when both classes have items
             continue
         cond = "" if r["field"] == "all" else f"/{r['field']}={r['value']}"
         out[f"{prefix}/{r['suite']}{cond}/{measure}"] = float(r[measure])

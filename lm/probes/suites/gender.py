@@ -49,8 +49,10 @@ def item(i: int, c: Constructions, max_distance: int) -> WordPair:
     )
     words = line.text.split()
     bad = c.lex.other_form("gender", words[m["target"]], g)
+    nouns = [c.lex.features(w) for w in words[: m["target"]]]
+    nouns = [w for w in nouns if w and w.pos in ("noun", "name")]
     meta["rival_antecedent"] = c.lex.features(bad).pos == "pronoun" and any(
-        c.lex.gender(w) == other and c.lex.number(w) == "sg" for w in words[: m["target"]]
+        w.gender == other and w.number == "sg" for w in nouns
     )
     return cut(line, (bad,), meta)
 

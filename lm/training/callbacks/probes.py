@@ -10,7 +10,8 @@
   W&B plots these curves against tokens_seen; at the end of training they are drawn as probe_curve.png (logged to
   W&B as the image probe/curves). Agreement and gender add their sensitivity to the subject (lm/probes/sensitivity.py):
   curve/<suite>/auc and curve/<suite>/<n_attractors | n_distractors>=0/auc, in sensitivity_curve.csv and in a
-  second row of the PNG; at the end of testing, probe/<suite>/auc and its breakdown by the fields its contrast shows.
+  second row of the PNG. At the end of testing: probe/<suite>/auc and its breakdown by the fields its contrast
+  shows (W&B: overall and with no attractor, as in the curves).
 
     callbacks:
       probes:
@@ -38,6 +39,7 @@ from lm.probes import catalog
 from lm.probes.plots import plot_curves, plot_suites
 from lm.probes.scoring import Scorer
 from lm.probes.sensitivity import COLUMNS as SENSITIVITY_ROW
+from lm.probes.sensitivity import is_shown
 from lm.probes.suite_scoring import score_suite
 from lm.probes.suites import BUILTIN_SUITES
 from lm.probes.vocab import load_vocab
@@ -52,8 +54,9 @@ CURVE_FIELDS = ("all", "range")  # per suite: overall, and within / beyond the t
 
 
 def headline_auc(rows: list[dict]) -> list[dict]:
-    """The AUC rows the curves and W&B's scalars keep: overall, and with no attractor (value 0)."""
-    return [r for r in rows if r["field"] == "all" or str(r["value"]) == "0"]
+    """The AUC rows the curves and W&B's scalars keep: overall, and with no attractor (a count field, n_attractors
+    or n_distractors, at 0)."""
+    return [r for r in rows if r["field"] == "all" or (r["field"].startswith("n_") and str(r["value"]) == "0")]
 
 
 class ProbeCallback(pl.Callback):
@@ -251,8 +254,7 @@ class ProbeCallback(pl.Callback):
             if items is not None:
                 items[suite.name] = its
             if sensitivity is not None and suite.contrast:
-                shown = ("all", *suite.contrast.shown)
-                sensitivity += [x for x in summary["sensitivity"] if x["field"] in shown]
+                sensitivity += [x for x in summary["sensitivity"] if is_shown(x, suite.contrast.shown)]
         return rows
 
     def run(self, model, tokenizer, config=None, options=None, items=None, sensitivity=None) -> list[dict]:
