@@ -2,6 +2,7 @@
 
 import csv
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -176,3 +177,20 @@ def test_throughput_monitor_logs_the_model_flops_of_each_token(tmp_path):
     for r in tp:  # FLOPs per token: 2 per multiply-add, forward and backward (x3)
         per_token = float(r["train/device/flops_per_sec"]) / float(r["train/device/items_per_sec"])
         assert per_token == pytest.approx(6 * model.macs_per_token(), rel=1e-6)
+
+
+def test_negatives_train_on_the_grammar_and_a_wrong_group_is_one_clear_error(tmp_path, caplog):
+    from lm.errors import UserError
+
+    caplog.set_level("INFO", logger="lm.training.train")
+    train(tiny_cfg(tmp_path, "neg", "logger=csv", "trainer.log_every_n_steps=1", "test=false", "negatives.weight=1"))
+    rows = [r for r in csv.DictReader(open(tmp_path / "neg" / "csv" / "version_0" / "metrics.csv"))]
+    hinge = [float(r["train/negatives"]) for r in rows if r.get("train/negatives")]
+    share = [float(r["train/negatives_share"]) for r in rows if r.get("train/negatives_share")]
+    assert len(hinge) == len(share) > 10
+    assert all((h > 0) == (s > 0) for h, s in zip(hinge, share))  # margin 10: no pair gets that far apart here
+    assert 0.02 < sum(share) / len(share) < 0.5  # the grammar's verbs and pronouns, not every word
+    assert re.search(r"negatives: \d+ minimal pairs \(is/are, was/were", caplog.text)
+    with pytest.raises(UserError, match="negatives.groups"):
+        train(tiny_cfg(tmp_path, "bad", "negatives.weight=1", "negatives.groups=[tense]"))
+    assert not (tmp_path / "bad" / "checkpoints").exists()

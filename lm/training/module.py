@@ -19,6 +19,7 @@ from lm.model.checkpoint import FORMAT
 from lm.model.regularizers.activation import activation_penalty, temporal_penalty
 from lm.model.rnnlm import RNNLM, cluster_share, count_parameters, detach_state, map_state
 from lm.training import rng
+from lm.training.negatives import hinge
 from lm.training.nonfinite import NonFiniteGuard
 from lm.training.ntasgd import NTASGD, swap_in_average
 from lm.training.perplexity import safe_exp
@@ -46,11 +47,14 @@ class LanguageModel(pl.LightningModule):
         ar: float = 0.0,
         tar: float = 0.0,
         lr_bptt: int | None = None,
+        negatives: dict | None = None,
     ):
         """`model` holds RNNLM's plain arguments; `optimizer`/`scheduler` are `_partial_` Hydra configs.
         `nonfinite`: a non-finite loss or gradient norm stops the run (`stop`) or skips that step (`skip`).
         `ar` / `tar`: weights of activation / temporal activation regularisation (AWD's alpha / beta).
-        `lr_bptt`: scale each step's learning rate by its chunk length / lr_bptt (AWD, with variable BPTT)."""
+        `lr_bptt`: scale each step's learning rate by its chunk length / lr_bptt (AWD, with variable BPTT).
+        `negatives`: {weight, margin, groups}: a hinge on minimal pairs at the tokens that have one
+        (lm/training/negatives.py); train() sets `partners` from the vocabulary and the training text."""
         super().__init__()
         self.guard = NonFiniteGuard(nonfinite)  # checks the mode before anything is built
         self.save_hyperparameters()
@@ -66,15 +70,27 @@ class LanguageModel(pl.LightningModule):
         self._monitored_at_save = None  # val/loss of a checkpoint written at an epoch's end
         self._averaged = None  # NT-ASGD: the averaged weights are in place while this context is open
         self._chunk_len = 0  # this step's BPTT length (lr_bptt)
+        # (V,) partner id per word, -1 for none (negatives); set by train(), moves with the module, never saved
+        self.register_buffer("partners", None, persistent=False)
 
     def forward(self, tokens, state=None):
         return self.model(tokens, state)
 
     def _forward_nll(self, tokens, targets, key):
-        """(B, T) NLL of the targets, and the last layer's outputs before and after dropout (B, T, H)."""
+        """(B, T) NLL of the targets, the features (B, T, D), and the last layer's outputs before and after
+        dropout (B, T, H)."""
         feats, state, outputs = self.model.features_and_outputs(tokens, self._state.get(key))
         self._state[key] = detach_state(state)  # truncated BPTT: keep the value, cut the graph
-        return -self.model.target_log_probs(feats, targets), outputs  # fp32 even under bf16 autocast
+        return -self.model.target_log_probs(feats, targets), feats, outputs  # fp32 even under bf16 autocast
+
+    def _negative_loss(self, feats, targets, nll) -> tuple[torch.Tensor, torch.Tensor]:
+        """The hinge summed over the tokens that have a partner, divided by all tokens (a per-token term, like
+        the NLL's mean), and the share of tokens with a partner."""
+        partner = self.partners[targets]  # (B, T)
+        has = partner >= 0
+        bad = self.model.target_log_probs(feats[has], partner[has])
+        terms = hinge(-nll[has], bad, self.hparams.negatives["margin"])
+        return terms.sum() / targets.numel(), has.float().mean()
 
     # --- training -------------------------------------------------------------------------------------------
     def on_train_epoch_start(self):
@@ -107,11 +123,17 @@ class LanguageModel(pl.LightningModule):
     def training_step(self, batch, batch_idx):
         tokens, targets = batch
         self._chunk_len = tokens.shape[1]
-        nll, (raw, dropped) = self._forward_nll(tokens, targets, "train")
+        nll, feats, (raw, dropped) = self._forward_nll(tokens, targets, "train")
         loss = nll.mean()
         # the rest only on steps whose metrics reach the logger: each self.log costs time in a 0.1 s step
         self._log_now = (self.global_step + 1) % self.trainer.log_every_n_steps == 0
         objective = loss
+        if self.partners is not None and (weight := (self.hparams.negatives or {}).get("weight")):
+            value, share = self._negative_loss(feats, targets, nll)
+            objective = objective + weight * value
+            if self._log_now:
+                self.log("train/negatives", value)  # unweighted, per token of the batch
+                self.log("train/negatives_share", share)
         for name, weight, penalty in (
             ("ar", self.hparams.ar, activation_penalty),
             ("tar", self.hparams.tar, temporal_penalty),

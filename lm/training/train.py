@@ -26,6 +26,7 @@ from lm.model import checkpoint
 from lm.model.rnnlm import SHAPE_ARGS, count_parameters
 from lm.training.checkpointing import AtomicCheckpointIO, Interrupted
 from lm.training.module import LanguageModel
+from lm.training.negatives import partner_table
 from lm.training.perplexity import safe_exp
 from lm.training.tracking import make_loggers, summarise_minima
 
@@ -119,6 +120,14 @@ def initial_weights(cfg: DictConfig) -> checkpoint.Loaded | None:
     return checkpoint.load(cfg.init_from) if cfg.get("init_from") else None
 
 
+def negative_partners(tokenizer, train_ids, groups):
+    """The partner table of `negatives` (lm/training/negatives.py), its pairs counted in the log."""
+    table, pairs = partner_table(tokenizer.get_vocab(), list(groups), train_ids)
+    shown = ", ".join("/".join(p) for p in pairs[:12])
+    log.info(f"negatives: {len(pairs)} minimal pairs ({shown}, ...); {int((table >= 0).sum())} words have a partner")
+    return table
+
+
 def build(cfg: DictConfig) -> tuple[LMDataModule, LanguageModel]:
     check_epoch_settings(cfg)
     check_fused_clipping(cfg)
@@ -148,6 +157,7 @@ def build(cfg: DictConfig) -> tuple[LMDataModule, LanguageModel]:
             ar=optim.get("ar", 0.0),
             tar=optim.get("tar", 0.0),
             lr_bptt=cfg.data.bptt if optim.get("lr_by_length") else None,
+            negatives=OmegaConf.to_container(cfg.negatives, resolve=True) if cfg.get("negatives") else None,
         )
     except ValueError as e:
         raise UserError(str(e)) from None
@@ -155,6 +165,8 @@ def build(cfg: DictConfig) -> tuple[LMDataModule, LanguageModel]:
         module.model.load_state_dict(init.model.state_dict())
         log.info(f"weights from {init.path}")
     module.tokenizer = tokenizer
+    if (cfg.get("negatives") or {}).get("weight"):
+        module.partners = negative_partners(tokenizer, data.ids["train"], cfg.negatives.groups)
     module.run_config = OmegaConf.to_container(cfg, resolve=True)
     return data, module
 
