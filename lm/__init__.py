@@ -9,8 +9,8 @@ The package, one folder per idea (each folder's __init__ says more):
                  regularizers/, the lecture's cells written out (cells.py), the cache pointer, the checkpoint
                  and export formats
     training/    the LightningModule (module.py), configs into a run (train.py), optimisers and schedules,
-                 NT-ASGD, the non-finite guard, checkpoints for long runs, RNG state, loggers, callbacks/,
-                 perplexity of a split
+                 NT-ASGD, explicit negative examples (negatives.py), the non-finite guard, checkpoints for
+                 long runs, RNG state, loggers, callbacks/, perplexity of a split
     generation/  text from a model: generator.py, sampling.py, fast_decode.py
     probes/      minimal pairs and suites scored by a model: the engine, the built-in suites/, readers/ for
                  BLiMP, SyntaxGym and Linzen / Gulordava files, surprisal, per-condition accuracy and AUC

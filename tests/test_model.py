@@ -44,12 +44,12 @@ def test_tiny_model_overfits_one_batch():
     x = torch.randint(0, 16, (2, 12))
     y = torch.roll(x, -1, dims=1)
     opt = torch.optim.Adam(m.parameters(), lr=0.05)
-    for _ in range(200):
+    for _ in range(300):  # 200 steps reached 0.060 on an Intel Xeon with AMX, under 0.05 on the AMD machine
         opt.zero_grad()
         loss = F.cross_entropy(m(x)[0].flatten(0, 1), y.flatten())
         loss.backward()
         opt.step()
-    assert loss.item() < 0.05
+    assert loss.item() < 0.05  # chance is ln 16 = 2.77
 
 
 @pytest.mark.parametrize(

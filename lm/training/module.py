@@ -104,6 +104,8 @@ class LanguageModel(pl.LightningModule):
                 self._step_epoch_schedulers(float(monitored))
 
     def on_fit_start(self):
+        if (self.hparams.negatives or {}).get("weight") and self.partners is None:
+            raise RuntimeError("negatives.weight is set but no partner table: train() builds it (negative_partners)")
         # FLOPs per token for Lightning's ThroughputMonitor (FLOP/s and, on a known GPU, model-FLOPs utilisation):
         # 2 per multiply-add forward, 3x that in training; an adaptive softmax's tails by their share of targets
         ids = getattr(getattr(self.trainer, "datamodule", None), "ids", {}).get("train")

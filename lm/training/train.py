@@ -19,14 +19,14 @@ from pytorch_lightning.loggers import WandbLogger
 
 from lm.console import console_command, say, shown_path
 from lm.data.datamodule import LMDataModule
-from lm.data.tokenizer import load_tokenizer
+from lm.data.tokenizer import kind_of, load_tokenizer
 from lm.device import cpu_has_bf16, set_threads
 from lm.errors import UserError
 from lm.model import checkpoint
 from lm.model.rnnlm import SHAPE_ARGS, count_parameters
 from lm.training.checkpointing import AtomicCheckpointIO, Interrupted
 from lm.training.module import LanguageModel
-from lm.training.negatives import partner_table
+from lm.training.negatives import check_groups, partner_table
 from lm.training.perplexity import safe_exp
 from lm.training.tracking import make_loggers, summarise_minima
 
@@ -122,9 +122,15 @@ def initial_weights(cfg: DictConfig) -> checkpoint.Loaded | None:
 
 def negative_partners(tokenizer, train_ids, groups):
     """The partner table of `negatives` (lm/training/negatives.py), its pairs counted in the log."""
-    table, pairs = partner_table(tokenizer.get_vocab(), list(groups), train_ids)
-    shown = ", ".join("/".join(p) for p in pairs[:12])
-    log.info(f"negatives: {len(pairs)} minimal pairs ({shown}, ...); {int((table >= 0).sum())} words have a partner")
+    if kind_of(tokenizer) != "word":  # BPE and characters split "is" / "are" into pieces that are not words
+        raise UserError(
+            f"negatives need word tokens, not {kind_of(tokenizer)}: use tokenizer=word, or negatives.weight=0"
+        )
+    table, pairs = partner_table(tokenizer.get_vocab(), groups, train_ids)
+    if not pairs:
+        raise UserError("negatives: no minimal pair (is/are, he/she, ...) is in the vocabulary; set negatives.weight=0")
+    shown = ", ".join("/".join(p) for p in pairs[:12]) + (", ..." if len(pairs) > 12 else "")
+    log.info(f"negatives: {len(pairs)} minimal pairs ({shown}); {int((table >= 0).sum())} words have a partner")
     return table
 
 
@@ -165,8 +171,10 @@ def build(cfg: DictConfig) -> tuple[LMDataModule, LanguageModel]:
         module.model.load_state_dict(init.model.state_dict())
         log.info(f"weights from {init.path}")
     module.tokenizer = tokenizer
-    if (cfg.get("negatives") or {}).get("weight"):
-        module.partners = negative_partners(tokenizer, data.ids["train"], cfg.negatives.groups)
+    if negatives := cfg.get("negatives"):
+        groups = check_groups(negatives.groups)  # a typo is an error even while the weight is 0
+        if negatives.weight:
+            module.partners = negative_partners(tokenizer, data.ids["train"], groups)
     module.run_config = OmegaConf.to_container(cfg, resolve=True)
     return data, module
 
