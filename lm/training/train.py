@@ -137,6 +137,8 @@ def negative_partners(tokenizer, train_ids, groups):
 def build(cfg: DictConfig) -> tuple[LMDataModule, LanguageModel]:
     check_epoch_settings(cfg)
     check_fused_clipping(cfg)
+    negatives = cfg.get("negatives")
+    groups = check_groups(negatives.groups) if negatives else []  # a typo fails, weight 0 or not, before tokenizing
     set_matmul_precision(cfg)
     set_threads(cfg.get("threads"))
     if warning := precision_warning(cfg):
@@ -171,10 +173,8 @@ def build(cfg: DictConfig) -> tuple[LMDataModule, LanguageModel]:
         module.model.load_state_dict(init.model.state_dict())
         log.info(f"weights from {init.path}")
     module.tokenizer = tokenizer
-    if negatives := cfg.get("negatives"):
-        groups = check_groups(negatives.groups)  # a typo is an error even while the weight is 0
-        if negatives.weight:
-            module.partners = negative_partners(tokenizer, data.ids["train"], groups)
+    if negatives and negatives.weight:
+        module.partners = negative_partners(tokenizer, data.ids["train"], groups)
     module.run_config = OmegaConf.to_container(cfg, resolve=True)
     return data, module
 
