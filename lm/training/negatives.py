@@ -37,13 +37,13 @@ def check_groups(groups) -> list[str]:
     return list(groups)
 
 
-def third_person_forms(stem: str) -> list[str]:
-    """3rd-person-singular spellings of a bare verb: see -> sees, watch -> watches, go -> goes, carry -> carries."""
+def third_person_form(stem: str) -> str:
+    """The 3rd-person-singular spelling of a bare verb: see -> sees, watch -> watches, go -> goes, carry -> carries."""
     if stem.endswith(("ss", "x", "z", "ch", "sh", "o")):  # not "us": uses is use's
-        return [stem + "es"]
+        return stem + "es"
     if len(stem) > 2 and stem.endswith("y") and stem[-2] not in "aeiou":
-        return [stem[:-1] + "ies"]
-    return [stem + "s"]
+        return stem[:-1] + "ies"
+    return stem + "s"
 
 
 def cased(vocab: dict[str, int], words) -> list[int]:
@@ -77,12 +77,12 @@ def verb_pairs(
             continue
         if after_to[b] < min_after_to * count[b] or after_subject[b] >= max_bare_after_subject * count[b]:
             continue
-        for form in third_person_forms(stem):
-            s = vocab.get(form)
-            if s is None or form in closed or count[s] < min_count or after_subject[s] < min_after_subject * count[s]:
-                continue
-            if form not in stems or count[b] > count[vocab[stems[form]]]:
-                stems[form] = stem
+        form = third_person_form(stem)
+        s = vocab.get(form)
+        if s is None or form in closed or count[s] < min_count or after_subject[s] < min_after_subject * count[s]:
+            continue
+        if form not in stems or count[b] > count[vocab[stems[form]]]:
+            stems[form] = stem
     return sorted(stems.items())
 
 
