@@ -54,7 +54,7 @@ class LanguageModel(pl.LightningModule):
         `ar` / `tar`: weights of activation / temporal activation regularisation (AWD's alpha / beta).
         `lr_bptt`: scale each step's learning rate by its chunk length / lr_bptt (AWD, with variable BPTT).
         `negatives`: {weight, margin, groups}: a hinge on minimal pairs at the tokens that have one
-        (lm/training/negatives.py); train() sets `partners` from the vocabulary and the training text."""
+        (lm/training/negatives.py); build() sets `partners` from the vocabulary and the training text."""
         super().__init__()
         self.guard = NonFiniteGuard(nonfinite)  # checks the mode before anything is built
         self.save_hyperparameters()
@@ -70,7 +70,7 @@ class LanguageModel(pl.LightningModule):
         self._monitored_at_save = None  # val/loss of a checkpoint written at an epoch's end
         self._averaged = None  # NT-ASGD: the averaged weights are in place while this context is open
         self._chunk_len = 0  # this step's BPTT length (lr_bptt)
-        # (V,) partner id per word, -1 for none (negatives); set by train(), moves with the module, never saved
+        # (V,) partner id per word, -1 for none (negatives); set by build(), moves with the module, never saved
         self.register_buffer("partners", None, persistent=False)
 
     def forward(self, tokens, state=None):
@@ -105,7 +105,7 @@ class LanguageModel(pl.LightningModule):
 
     def on_fit_start(self):
         if (self.hparams.negatives or {}).get("weight") and self.partners is None:
-            raise RuntimeError("negatives.weight is set but no partner table: train() builds it (negative_partners)")
+            raise RuntimeError("negatives.weight is set but no partner table: build() makes it (negative_partners)")
         # FLOPs per token for Lightning's ThroughputMonitor (FLOP/s and, on a known GPU, model-FLOPs utilisation):
         # 2 per multiply-add forward, 3x that in training; an adaptive softmax's tails by their share of targets
         ids = getattr(getattr(self.trainer, "datamodule", None), "ids", {}).get("train")
@@ -130,7 +130,7 @@ class LanguageModel(pl.LightningModule):
         # the rest only on steps whose metrics reach the logger: each self.log costs time in a 0.1 s step
         self._log_now = (self.global_step + 1) % self.trainer.log_every_n_steps == 0
         objective = loss
-        if self.partners is not None and (weight := (self.hparams.negatives or {}).get("weight")):
+        if weight := (self.hparams.negatives or {}).get("weight"):  # on_fit_start made sure of the partners
             value, share = self._negative_loss(feats, targets, nll)
             objective = objective + weight * value
             if self._log_now:

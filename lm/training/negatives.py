@@ -46,8 +46,13 @@ def third_person_form(stem: str) -> str:
     return stem + "s"
 
 
+def variants(word: str) -> tuple[str, str]:
+    """The word and its capitalised form: a cased vocabulary has both ("he", "He")."""
+    return word, word.capitalize()
+
+
 def cased(vocab: dict[str, int], words) -> list[int]:
-    return [vocab[w] for word in words for w in {word, word.capitalize()} if w in vocab]
+    return [vocab[w] for word in words for w in variants(word) if w in vocab]
 
 
 def verb_pairs(
@@ -99,7 +104,7 @@ def partner_table(vocab: dict[str, int], groups, ids: np.ndarray | None = None) 
     table = torch.full((max(vocab.values()) + 1,), -1, dtype=torch.long)
     used = []
     for pair, both in [(p, True) for p in two_way] + [(p, False) for p in one_way]:
-        for a, b in dict.fromkeys([pair, (pair[0].capitalize(), pair[1].capitalize())]):
+        for a, b in zip(*map(variants, pair)):
             if a in vocab and b in vocab:
                 table[vocab[a]] = vocab[b]
                 if both:

@@ -165,7 +165,7 @@ def build(cfg: DictConfig) -> tuple[LMDataModule, LanguageModel]:
             ar=optim.get("ar", 0.0),
             tar=optim.get("tar", 0.0),
             lr_bptt=cfg.data.bptt if optim.get("lr_by_length") else None,
-            negatives=OmegaConf.to_container(cfg.negatives, resolve=True) if cfg.get("negatives") else None,
+            negatives=OmegaConf.to_container(negatives, resolve=True) if negatives else None,
         )
     except ValueError as e:
         raise UserError(str(e)) from None
