@@ -1,0 +1,56 @@
+"""What a text teaches about a pronoun's antecedent: when a sentence names a man and a woman (or the other way
+round) before "he" / "she", does the pronoun take the gender of the first one named (usually the subject) or of
+the nearest one?
+
+The gender suite scores by the built-in grammar's rule (the subject decides); on its `rival_antecedent` items
+English allows either. A model can only learn the rule there as far as its training text follows it; this
+counts how far that is. Gendered words are the probe lexicon's singular gendered nouns and names
+(data/probes/english.json); words are lowercase letter runs; sentences end at . ! or ?.
+
+    same sentence   "john told mary that [he]"             pronoun after both, in one sentence
+    next sentence   "john saw mary . [he] ..."             pronoun opening the sentence after one with both
+    reflexive       "john told mary to help [herself]"     reflexive after both, in one sentence
+
+Only the first such word of a sentence counts, and only when the first and the nearest gendered words differ.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+from lm.data.lexicon import Lexicon
+
+TARGETS = {"same sentence": {"he": "m", "she": "f"}, "reflexive": {"himself": "m", "herself": "f"}}
+NEXT = "next sentence"
+KINDS = ("same sentence", NEXT, "reflexive")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_WORD = re.compile(r"[a-z]+")
+
+
+def gendered_words(lex: Lexicon) -> dict[str, str]:
+    """Singular gendered nouns and names -> "m" / "f"."""
+    words = {sg: g for g, pairs in lex.gendered_nouns.items() for sg, _ in pairs}
+    words.update({name.lower(): g for g, names in lex.names.items() for name in names})
+    return words
+
+
+def _first_and_nearest(words: list[str], genders: dict[str, str]) -> tuple[str, str] | None:
+    seen = [genders[w] for w in words if w in genders]
+    return (seen[0], seen[-1]) if len(seen) > 1 and seen[0] != seen[-1] else None
+
+
+def tally(lines: Iterable[str], genders: dict[str, str]) -> Counter:
+    """(kind, "first" | "nearest") -> count over the text's lines (paragraphs)."""
+    counts: Counter = Counter()
+    for line in lines:
+        sentences = [_WORD.findall(s) for s in _SENTENCE_END.split(line.lower())]
+        for prev, words in zip([[]] + sentences, sentences):
+            if words and words[0] in TARGETS["same sentence"] and (pair := _first_and_nearest(prev, genders)):
+                counts[NEXT, "first" if TARGETS["same sentence"][words[0]] == pair[0] else "nearest"] += 1
+            for kind, targets in TARGETS.items():
+                at = next((i for i, w in enumerate(words) if w in targets), None)
+                if at is not None and (pair := _first_and_nearest(words[:at], genders)):
+                    counts[kind, "first" if targets[words[at]] == pair[0] else "nearest"] += 1
+    return counts
