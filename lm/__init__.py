@@ -4,7 +4,8 @@ The package, one folder per idea (each folder's __init__ says more):
 
     data/        text in: sources (files, the hub), the built-in corpus (grammar.py, whose constructions.py and
                  phrases.py the probe suites share, over one Lexicon schema), the tokenizers, the token cache,
-                 BPTT batching, the Lightning DataModule, the fiction corpus builder (gutenberg.py)
+                 BPTT batching, the Lightning DataModule, the fiction corpus builder (gutenberg.py), what a
+                 text says about pronoun antecedents (antecedents.py)
     model/       plain PyTorch, no Lightning or Hydra: RNNLM (rnnlm.py), the adaptive softmax, AWD-LSTM's
                  regularizers/, the lecture's cells written out (cells.py), the cache pointer, the checkpoint
                  and export formats
