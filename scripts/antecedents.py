@@ -22,11 +22,11 @@ def main() -> None:
     with open(path, encoding="utf-8") as f:
         counts = tally(f, gendered_words(load_vocab("english")))
     print(f"{path}: the pronoun takes the gender of the first gendered word, where first and nearest differ")
-    print(f"{'':16}{'n':>7}{'first':>8}  95% interval")
+    print(f"{'':16}{'undecided':>10}{'n':>7}{'first':>8}  95% interval")
     for kind in KINDS:
         first, n = counts[kind, "first"], counts[kind, "first"] + counts[kind, "nearest"]
         lo, hi = wilson_interval(first, n)
-        print(f"{kind:16}{n:7d}{first / max(n, 1):8.3f}  [{lo:.3f}, {hi:.3f}]")
+        print(f"{kind:16}{counts[kind, 'undecided']:10d}{n:7d}{first / max(n, 1):8.3f}  [{lo:.3f}, {hi:.3f}]")
 
 
 if __name__ == "__main__":

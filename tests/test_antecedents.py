@@ -10,7 +10,7 @@ def test_tally_counts_first_against_nearest_and_skips_what_does_not_decide():
         "John told Mary that he would go. Mary saw John. She smiled!",  # same: first; next: first
         "The king met the queen and she laughed.",  # same: nearest
         "Mary asked John to help himself. He did.",  # reflexive: nearest; "He" after both: next, nearest
-        "John and the king said that he was tired.",  # one gender only: decides nothing
+        "John and the king said that he was tired.",  # one gender only: undecided
         "He met Mary. Then John left.",  # a pronoun before both, and no pronoun after the pair
     ]
     counts = tally(lines, GENDERS)
@@ -20,6 +20,7 @@ def test_tally_counts_first_against_nearest_and_skips_what_does_not_decide():
         ("next sentence", "first"): 1,
         ("next sentence", "nearest"): 1,
         ("reflexive", "nearest"): 1,
+        ("same sentence", "undecided"): 1,  # John and the king: one gender
     }
 
 
@@ -40,6 +41,6 @@ def test_the_script_prints_shares_and_a_missing_file_is_one_line(tmp_path):
     out = run_script("antecedents.py", text)
     assert out.returncode == 0, out.stderr
     row = next(r.split() for r in out.stdout.splitlines() if r.startswith("same sentence"))
-    assert row[2:4] == ["6", "0.500"]
+    assert row[2:5] == ["0", "6", "0.500"]  # undecided, n, first
     bad = run_script("antecedents.py", tmp_path / "no.txt")
     assert bad.returncode != 0 and bad.stderr.strip().count("\n") == 0 and "no file" in bad.stderr

@@ -11,7 +11,8 @@ counts how far that is. Gendered words are the probe lexicon's singular gendered
     next sentence   "john saw mary . [he] ..."             pronoun opening the sentence after one with both
     reflexive       "john told mary to help [herself]"     reflexive after both, in one sentence
 
-Only the first such word of a sentence counts, and only when the first and the nearest gendered words differ.
+Only the first such word of a sentence counts. It decides between the two only where the first and the nearest
+gendered words differ; elsewhere it is counted as undecided.
 """
 
 from __future__ import annotations
@@ -36,21 +37,28 @@ def gendered_words(lex: Lexicon) -> dict[str, str]:
     return words
 
 
-def _first_and_nearest(words: list[str], genders: dict[str, str]) -> tuple[str, str] | None:
+def _side(words: list[str], genders: dict[str, str], gender: str) -> str | None:
+    """Which of `words`' first and nearest gendered words a pronoun of `gender` follows: first / nearest where
+    the two differ, undecided where they agree (or are one word), None with no gendered word."""
     seen = [genders[w] for w in words if w in genders]
-    return (seen[0], seen[-1]) if len(seen) > 1 and seen[0] != seen[-1] else None
+    if not seen:
+        return None
+    if seen[0] == seen[-1]:
+        return "undecided"
+    return "first" if gender == seen[0] else "nearest"
 
 
 def tally(lines: Iterable[str], genders: dict[str, str]) -> Counter:
-    """(kind, "first" | "nearest") -> count over the text's lines (paragraphs)."""
+    """(kind, "first" | "nearest" | "undecided") -> count over the text's lines (paragraphs)."""
     counts: Counter = Counter()
+    subject = TARGETS["same sentence"]
     for line in lines:
         sentences = [_WORD.findall(s) for s in _SENTENCE_END.split(line.lower())]
         for prev, words in zip([[]] + sentences, sentences):
-            if words and words[0] in TARGETS["same sentence"] and (pair := _first_and_nearest(prev, genders)):
-                counts[NEXT, "first" if TARGETS["same sentence"][words[0]] == pair[0] else "nearest"] += 1
+            if words and words[0] in subject and (side := _side(prev, genders, subject[words[0]])):
+                counts[NEXT, side] += 1
             for kind, targets in TARGETS.items():
                 at = next((i for i, w in enumerate(words) if w in targets), None)
-                if at is not None and (pair := _first_and_nearest(words[:at], genders)):
-                    counts[kind, "first" if targets[words[at]] == pair[0] else "nearest"] += 1
+                if at is not None and (side := _side(words[:at], genders, targets[words[at]])):
+                    counts[kind, side] += 1
     return counts
