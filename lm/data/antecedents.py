@@ -23,9 +23,9 @@ from collections.abc import Iterable
 
 from lm.data.lexicon import Lexicon
 
-TARGETS = {"same sentence": {"he": "m", "she": "f"}, "reflexive": {"himself": "m", "herself": "f"}}
-NEXT = "next sentence"
-KINDS = ("same sentence", NEXT, "reflexive")
+PRONOUNS, REFLEXIVES = {"he": "m", "she": "f"}, {"himself": "m", "herself": "f"}
+TARGETS = {"same sentence": PRONOUNS, "reflexive": REFLEXIVES}  # counted after the words before them
+KINDS = ("same sentence", "next sentence", "reflexive")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _WORD = re.compile(r"[a-z]+")
 
@@ -51,12 +51,11 @@ def _side(words: list[str], genders: dict[str, str], gender: str) -> str | None:
 def tally(lines: Iterable[str], genders: dict[str, str]) -> Counter:
     """(kind, "first" | "nearest" | "undecided") -> count over the text's lines (paragraphs)."""
     counts: Counter = Counter()
-    subject = TARGETS["same sentence"]
     for line in lines:
         sentences = [_WORD.findall(s) for s in _SENTENCE_END.split(line.lower())]
         for prev, words in zip([[]] + sentences, sentences):
-            if words and words[0] in subject and (side := _side(prev, genders, subject[words[0]])):
-                counts[NEXT, side] += 1
+            if words and words[0] in PRONOUNS and (side := _side(prev, genders, PRONOUNS[words[0]])):
+                counts["next sentence", side] += 1
             for kind, targets in TARGETS.items():
                 at = next((i for i, w in enumerate(words) if w in targets), None)
                 if at is not None and (side := _side(words[:at], genders, targets[words[at]])):
