@@ -52,28 +52,32 @@ def test_verb_pairs_take_the_most_frequent_stem():
 
 def test_partner_table_maps_pairs_both_ways_and_her_to_nothing():
     vocab = {w: i for i, w in enumerate("is are he she his him her himself herself was dog".split())}
-    table, used = partner_table(vocab, ["agreement", "gender"])
+    table, scale, used = partner_table(vocab, {"agreement": 3.0, "gender": 0.5})
     assert table[vocab["is"]] == vocab["are"] and table[vocab["are"]] == vocab["is"]
     assert table[vocab["she"]] == vocab["he"] and table[vocab["herself"]] == vocab["himself"]
     assert table[vocab["his"]] == vocab["her"] and table[vocab["him"]] == vocab["her"]
     assert table[vocab["her"]] == -1 and table[vocab["dog"]] == -1
     assert table[vocab["was"]] == -1  # "were" is not in the vocabulary: the pair is left out
     assert ("was", "were") not in used
-    only_gender, _ = partner_table(vocab, ["gender"])
-    assert only_gender[vocab["is"]] == -1 and only_gender[vocab["he"]] == vocab["she"]
+    assert scale[vocab["are"]] == 3.0 and scale[vocab["she"]] == scale[vocab["him"]] == 0.5
+    assert scale[vocab["her"]] == scale[vocab["dog"]] == scale[vocab["was"]] == 0.0  # no partner, no hinge
+    for only_gender in (["gender"], {"agreement": 0, "gender": 1}):  # a list, or a scale of 0 leaving a group out
+        table, scale, _ = partner_table(vocab, only_gender)
+        assert table[vocab["is"]] == -1 and table[vocab["he"]] == vocab["she"] and scale[vocab["he"]] == 1.0
 
 
 def test_a_cased_vocabulary_pairs_the_capitalised_forms_too():
     vocab = {w: i for i, w in enumerate("He She he she Is are".split())}
-    table, used = partner_table(vocab, ["agreement", "gender"])
+    table, _, used = partner_table(vocab, ["agreement", "gender"])
     assert table[vocab["He"]] == vocab["She"] and table[vocab["she"]] == vocab["he"]
     assert table[vocab["Is"]] == -1  # "Are" is missing
     assert ("He", "She") in used and ("he", "she") in used
 
 
-def test_an_unknown_group_is_a_user_error():
+@pytest.mark.parametrize("groups", [["tense"], {"tense": 1.0}, {"agreement": -1.0}, {"gender": "high"}])
+def test_an_unknown_group_or_a_bad_scale_is_a_user_error(groups):
     with pytest.raises(UserError, match="negatives.groups"):
-        partner_table({"is": 0}, ["tense"])
+        partner_table({"is": 0}, groups)
 
 
 def test_hinge_is_zero_beyond_the_margin_and_linear_inside_it():
@@ -114,7 +118,7 @@ def make_run(tmp_path, adaptive: bool):
 def test_the_negative_loss_is_the_hinge_over_partnered_tokens_per_token(tmp_path, adaptive):
     dm, tok, model = make_run(tmp_path, adaptive)
     module = LanguageModel(model, SGD, negatives={"weight": 1.0, "margin": 3.0, "groups": ["agreement"]})
-    module.partners, _ = partner_table(tok.get_vocab(), ["agreement"])
+    module.partners, scale, _ = partner_table(tok.get_vocab(), {"agreement": 2.5})
     tokens = torch.as_tensor(dm.ids["train"][:33].astype(np.int64)).view(1, -1)
     inputs, targets = tokens[:, :-1], tokens[:, 1:]
     nll, feats, _ = module._forward_nll(inputs, targets, "train")
@@ -131,6 +135,8 @@ def test_the_negative_loss_is_the_hinge_over_partnered_tokens_per_token(tmp_path
     assert partnered > 0
     assert value.item() == pytest.approx(expected / targets.numel(), rel=1e-5)
     assert share.item() == pytest.approx(partnered / targets.numel())
+    module.partner_scale = scale  # the group's scale multiplies each of its terms
+    assert module._negative_loss(feats, targets, nll)[0].item() == pytest.approx(2.5 * value.item(), rel=1e-5)
 
 
 def mean_gap(module, dm, tok) -> float:
@@ -155,8 +161,8 @@ def test_training_with_negatives_widens_the_verb_gap_more_than_the_nll_alone(tmp
         dm, tok, model = make_run(tmp_path / str(weight), adaptive=False)
         module = LanguageModel(model, ADAM, negatives={"weight": weight, "margin": 10.0, "groups": ["agreement"]})
         module.tokenizer = tok
-        module.partners, _ = partner_table(tok.get_vocab(), ["agreement"])
+        module.partners, module.partner_scale, _ = partner_table(tok.get_vocab(), ["agreement"])
         quiet_trainer(max_steps=STEPS, limit_val_batches=0).fit(module, datamodule=dm)
         gaps[weight] = mean_gap(module, dm, tok)
     assert gaps[1.0] > gaps[0.0] + 2.0, gaps  # measured: 0.0 / 4.1 after 100 steps, 1.0 / 11.8 after 300
-    assert "partners" not in module.state_dict()  # rebuilt by each run, never in a checkpoint
+    assert not {"partners", "partner_scale"} & set(module.state_dict())  # rebuilt by each run, never in a checkpoint

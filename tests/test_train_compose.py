@@ -192,7 +192,7 @@ def test_negatives_train_on_the_grammar_and_a_wrong_group_is_one_clear_error(tmp
     assert 0.02 < sum(share) / len(share) < 0.5  # the grammar's verbs and pronouns, not every word
     assert re.search(r"negatives: \d+ minimal pairs \(is/are, was/were", caplog.text)
     with pytest.raises(UserError, match="negatives.groups"):  # checked with the weight at 0 too
-        train(tiny_cfg(tmp_path, "bad", "negatives.groups=[tense]"))
+        train(tiny_cfg(tmp_path, "bad", "+negatives.groups.tense=1"))
     assert not (tmp_path / "bad" / "checkpoints").exists()
     for kind in ("bpe", "char"):  # BPE has "is" and "are" as pieces: they must not pass for words
         with pytest.raises(UserError, match=f"negatives need word tokens, not {kind}"):

@@ -54,7 +54,8 @@ class LanguageModel(pl.LightningModule):
         `ar` / `tar`: weights of activation / temporal activation regularisation (AWD's alpha / beta).
         `lr_bptt`: scale each step's learning rate by its chunk length / lr_bptt (AWD, with variable BPTT).
         `negatives`: {weight, margin, groups}: a hinge on minimal pairs at the tokens that have one
-        (lm/training/negatives.py); build() sets `partners` from the vocabulary and the training text."""
+        (lm/training/negatives.py); build() sets `partners` and `partner_scale` from the vocabulary and the
+        training text."""
         super().__init__()
         self.guard = NonFiniteGuard(nonfinite)  # checks the mode before anything is built
         self.save_hyperparameters()
@@ -70,8 +71,10 @@ class LanguageModel(pl.LightningModule):
         self._monitored_at_save = None  # val/loss of a checkpoint written at an epoch's end
         self._averaged = None  # NT-ASGD: the averaged weights are in place while this context is open
         self._chunk_len = 0  # this step's BPTT length (lr_bptt)
-        # (V,) partner id per word, -1 for none (negatives); set by build(), moves with the module, never saved
+        # (V,) partner id per word, -1 for none, and (V,) its group's scale, None = 1 (negatives); set by build(),
+        # move with the module, never saved
         self.register_buffer("partners", None, persistent=False)
+        self.register_buffer("partner_scale", None, persistent=False)
 
     def forward(self, tokens, state=None):
         return self.model(tokens, state)
@@ -84,12 +87,14 @@ class LanguageModel(pl.LightningModule):
         return -self.model.target_log_probs(feats, targets), feats, outputs  # fp32 even under bf16 autocast
 
     def _negative_loss(self, feats, targets, nll) -> tuple[torch.Tensor, torch.Tensor]:
-        """The hinge summed over the tokens that have a partner, divided by all tokens (a per-token term, like
-        the NLL's mean), and the share of tokens with a partner."""
+        """The hinge, each term times its group's scale, summed over the tokens that have a partner and divided by
+        all tokens (a per-token term, like the NLL's mean); and the share of tokens with a partner."""
         partner = self.partners[targets]  # (B, T)
         has = partner >= 0
         bad = self.model.target_log_probs(feats[has], partner[has])
         terms = hinge(-nll[has], bad, self.hparams.negatives["margin"])
+        if self.partner_scale is not None:
+            terms = terms * self.partner_scale[targets[has]]
         return terms.sum() / targets.numel(), has.float().mean()
 
     # --- training -------------------------------------------------------------------------------------------
@@ -134,7 +139,7 @@ class LanguageModel(pl.LightningModule):
             value, share = self._negative_loss(feats, targets, nll)
             objective = objective + weight * value
             if self._log_now:
-                self.log("train/negatives", value)  # unweighted, per token of the batch
+                self.log("train/negatives", value)  # per token of the batch, scaled by group, not by weight
                 self.log("train/negatives_share", share)
         for name, weight, penalty in (
             ("ar", self.hparams.ar, activation_penalty),

@@ -11,6 +11,8 @@ Pairs come from the vocabulary and the training text, never from a parser or the
 - `gender`: he / she, himself / herself; his and him against her, which has no partner of its own (it stands for
   either). This group is the project's own: the paper contrasts number.
 Capitalised forms ("He" / "She") are paired too when a cased vocabulary has them.
+Each group has a scale (`negatives.groups: {agreement: 1.0, gender: 1.0}`) that multiplies its hinge terms; 0 leaves
+the group out. The groups pull against each other (BENCHMARKS.md, "The hour with explicit negative examples").
 """
 
 from __future__ import annotations
@@ -30,11 +32,17 @@ GROUPS = ("agreement", "gender")
 SUBJECTS = ("he", "she", "it")
 
 
-def check_groups(groups) -> list[str]:
-    unknown = [g for g in groups if g not in GROUPS]
+def check_groups(groups) -> dict[str, float]:
+    """{group: scale} of the groups in use: from a mapping (`{agreement: 3, gender: 1}`, a scale of 0 leaves the group
+    out) or a list (each scale 1)."""
+    scales = dict(groups) if hasattr(groups, "keys") else dict.fromkeys(groups, 1.0)
+    unknown = [g for g in scales if g not in GROUPS]
     if unknown:
         raise UserError(f"unknown negatives.groups {unknown}: use any of {list(GROUPS)}")
-    return list(groups)
+    bad = {g: s for g, s in scales.items() if not isinstance(s, (int, float)) or s < 0}
+    if bad:
+        raise UserError(f"negatives.groups {bad}: each group's scale is a number >= 0, e.g. negatives.groups.gender=0")
+    return {g: float(s) for g, s in scales.items() if s > 0}
 
 
 def third_person_form(stem: str) -> str:
@@ -91,26 +99,27 @@ def verb_pairs(
     return sorted(stems.items())
 
 
-def partner_table(vocab: dict[str, int], groups, ids: np.ndarray | None = None) -> tuple[torch.Tensor, list]:
-    """A (V,) table: the id of each word's partner, -1 where it has none; and the (word, partner) pairs used.
-    Pairs with a word outside the vocabulary are left out."""
-    groups = check_groups(groups)
-    two_way, one_way = [], []
-    if "agreement" in groups:
-        two_way += AGREEMENT + (verb_pairs(vocab, ids) if ids is not None else [])
-    if "gender" in groups:
-        two_way += GENDER
-        one_way += ONE_WAY
-    table = torch.full((max(vocab.values()) + 1,), -1, dtype=torch.long)
+def partner_table(
+    vocab: dict[str, int], groups, ids: np.ndarray | None = None
+) -> tuple[torch.Tensor, torch.Tensor, list]:
+    """Two (V,) tables: the id of each word's partner, -1 where it has none, and the scale of its group's hinge (0
+    where it has none); and the (word, partner) pairs used. Pairs with a word outside the vocabulary are left out."""
+    scales = check_groups(groups)
+    pairs = {  # group -> [(pair, both ways)]
+        "agreement": [(p, True) for p in AGREEMENT + (verb_pairs(vocab, ids) if ids is not None else [])],
+        "gender": [(p, True) for p in GENDER] + [(p, False) for p in ONE_WAY],
+    }
+    size = max(vocab.values()) + 1
+    table, scale = torch.full((size,), -1, dtype=torch.long), torch.zeros(size)
     used = []
-    for pair, both in [(p, True) for p in two_way] + [(p, False) for p in one_way]:
-        for a, b in zip(*map(variants, pair)):
-            if a in vocab and b in vocab:
-                table[vocab[a]] = vocab[b]
-                if both:
-                    table[vocab[b]] = vocab[a]
-                used.append((a, b))
-    return table, used
+    for group, group_scale in scales.items():
+        for pair, both in pairs[group]:
+            for a, b in zip(*map(variants, pair)):
+                if a in vocab and b in vocab:
+                    for word, partner in [(a, b), (b, a)] if both else [(a, b)]:
+                        table[vocab[word]], scale[vocab[word]] = vocab[partner], group_scale
+                    used.append((a, b))
+    return table, scale, used
 
 
 def hinge(good: torch.Tensor, bad: torch.Tensor, margin: float) -> torch.Tensor:

@@ -121,24 +121,24 @@ def initial_weights(cfg: DictConfig) -> checkpoint.Loaded | None:
 
 
 def negative_partners(tokenizer, train_ids, groups):
-    """The partner table of `negatives` (lm/training/negatives.py), its pairs counted in the log."""
+    """The partner and scale tables of `negatives` (lm/training/negatives.py), the pairs counted in the log."""
     if kind_of(tokenizer) != "word":  # BPE and characters split "is" / "are" into pieces that are not words
         raise UserError(
             f"negatives need word tokens, not {kind_of(tokenizer)}: use tokenizer=word, or negatives.weight=0"
         )
-    table, pairs = partner_table(tokenizer.get_vocab(), groups, train_ids)
+    table, scale, pairs = partner_table(tokenizer.get_vocab(), groups, train_ids)
     if not pairs:
         raise UserError("negatives: no minimal pair (is/are, he/she, ...) is in the vocabulary; set negatives.weight=0")
     shown = ", ".join("/".join(p) for p in pairs[:12]) + (", ..." if len(pairs) > 12 else "")
     log.info(f"negatives: {len(pairs)} minimal pairs ({shown}); {int((table >= 0).sum())} words have a partner")
-    return table
+    return table, scale
 
 
 def build(cfg: DictConfig) -> tuple[LMDataModule, LanguageModel]:
     check_epoch_settings(cfg)
     check_fused_clipping(cfg)
     negatives = cfg.get("negatives")
-    groups = check_groups(negatives.groups) if negatives else []  # a typo fails, weight 0 or not, before tokenizing
+    groups = check_groups(negatives.groups) if negatives else {}  # a typo fails, weight 0 or not, before tokenizing
     set_matmul_precision(cfg)
     set_threads(cfg.get("threads"))
     if warning := precision_warning(cfg):
@@ -174,7 +174,7 @@ def build(cfg: DictConfig) -> tuple[LMDataModule, LanguageModel]:
         log.info(f"weights from {init.path}")
     module.tokenizer = tokenizer
     if negatives and negatives.weight:
-        module.partners = negative_partners(tokenizer, data.ids["train"], groups)
+        module.partners, module.partner_scale = negative_partners(tokenizer, data.ids["train"], groups)
     module.run_config = OmegaConf.to_container(cfg, resolve=True)
     return data, module
 
