@@ -52,7 +52,8 @@ def test_verb_pairs_take_the_most_frequent_stem():
 
 def test_partner_table_maps_pairs_both_ways_and_her_to_nothing():
     vocab = {w: i for i, w in enumerate("is are he she his him her himself herself was dog".split())}
-    table, scale, used = partner_table(vocab, {"agreement": 3.0, "gender": 0.5})
+    table, scale, _, used = partner_table(vocab, {"agreement": 3.0, "gender": 0.5})
+    scale = scale[0]  # the scale away from a non-finite cue
     assert table[vocab["is"]] == vocab["are"] and table[vocab["are"]] == vocab["is"]
     assert table[vocab["she"]] == vocab["he"] and table[vocab["herself"]] == vocab["himself"]
     assert table[vocab["his"]] == vocab["her"] and table[vocab["him"]] == vocab["her"]
@@ -62,13 +63,38 @@ def test_partner_table_maps_pairs_both_ways_and_her_to_nothing():
     assert scale[vocab["are"]] == 3.0 and scale[vocab["she"]] == scale[vocab["him"]] == 0.5
     assert scale[vocab["her"]] == scale[vocab["dog"]] == scale[vocab["was"]] == 0.0  # no partner, no hinge
     for only_gender in (["gender"], {"agreement": 0, "gender": 1}):  # a list, or a scale of 0 leaving a group out
-        table, scale, _ = partner_table(vocab, only_gender)
-        assert table[vocab["is"]] == -1 and table[vocab["he"]] == vocab["she"] and scale[vocab["he"]] == 1.0
+        table, scale, _, _ = partner_table(vocab, only_gender)
+        assert table[vocab["is"]] == -1 and table[vocab["he"]] == vocab["she"] and scale[0, vocab["he"]] == 1.0
+
+
+def test_after_a_nonfinite_cue_only_the_pronouns_keep_their_hinge():
+    vocab = {w: i for i, w in enumerate("is are have has he she to To will t dog".split())}
+    table, scale, row, _ = partner_table(vocab, {"agreement": 3.0, "gender": 0.5})
+    assert row[vocab["to"]] == row[vocab["To"]] == row[vocab["will"]] == row[vocab["t"]] == 1
+    assert row[vocab["dog"]] == row[vocab["he"]] == 0
+    assert scale[1, vocab["have"]] == scale[1, vocab["is"]] == 0.0  # "to have", "will have": no number
+    assert scale[0, vocab["have"]] == 3.0 and scale[1, vocab["he"]] == scale[0, vocab["he"]] == 0.5  # "to him"
+    _, scale, _, _ = partner_table(vocab, {"agreement": 3.0}, finite_only=False)
+    assert torch.equal(scale[0], scale[1])
+
+
+def test_balance_gives_both_sides_of_a_pair_the_same_total_weight():
+    vocab = {}
+    ids = stream(". he saw him and her . he is . he is . she is . they are . to have . i have . it has . " * 5, vocab)
+    _, plain, row, _ = partner_table(vocab, {"agreement": 2.0, "gender": 1.0}, ids)
+    _, scale, _, _ = partner_table(vocab, {"agreement": 2.0, "gender": 1.0}, ids, balance=True)
+    hinged = plain[row[torch.as_tensor(ids[:-1])], torch.as_tensor(ids[1:])] > 0
+    for a, b in [("he", "she"), ("is", "are"), ("has", "have")]:
+        mass = [(scale[0, vocab[w]] * (torch.as_tensor(ids[1:]) == vocab[w])[hinged].sum()).item() for w in (a, b)]
+        assert mass[0] == pytest.approx(mass[1])
+    assert scale[0, vocab["she"]] == pytest.approx(20 / (2 * 5))  # 15 he, 5 she: 3 times the weight of "he"
+    assert scale[0, vocab["have"]] == pytest.approx(2.0)  # "to have" has no hinge: one "have" to count, like "has"
+    assert scale[0, vocab["him"]] == 1.0  # one-way: nothing to balance against
 
 
 def test_a_cased_vocabulary_pairs_the_capitalised_forms_too():
     vocab = {w: i for i, w in enumerate("He She he she Is are".split())}
-    table, _, used = partner_table(vocab, ["agreement", "gender"])
+    table, _, _, used = partner_table(vocab, ["agreement", "gender"])
     assert table[vocab["He"]] == vocab["She"] and table[vocab["she"]] == vocab["he"]
     assert table[vocab["Is"]] == -1  # "Are" is missing
     assert ("He", "She") in used and ("he", "she") in used
@@ -118,11 +144,11 @@ def make_run(tmp_path, adaptive: bool):
 def test_the_negative_loss_is_the_hinge_over_partnered_tokens_per_token(tmp_path, adaptive):
     dm, tok, model = make_run(tmp_path, adaptive)
     module = LanguageModel(model, SGD, negatives={"weight": 1.0, "margin": 3.0, "groups": ["agreement"]})
-    module.partners, scale, _ = partner_table(tok.get_vocab(), {"agreement": 2.5})
+    module.partners, scale, _, _ = partner_table(tok.get_vocab(), {"agreement": 2.5})
     tokens = torch.as_tensor(dm.ids["train"][:33].astype(np.int64)).view(1, -1)
     inputs, targets = tokens[:, :-1], tokens[:, 1:]
     nll, feats, _ = module._forward_nll(inputs, targets, "train")
-    value, share = module._negative_loss(feats, targets, nll)
+    value, share = module._negative_loss(feats, inputs, targets, nll)
     logp = module.model.log_probs(feats)[0]  # (T, V): the whole distribution, for a count by hand
     vocab = tok.get_vocab()
     expected, partnered = 0.0, 0
@@ -136,7 +162,24 @@ def test_the_negative_loss_is_the_hinge_over_partnered_tokens_per_token(tmp_path
     assert value.item() == pytest.approx(expected / targets.numel(), rel=1e-5)
     assert share.item() == pytest.approx(partnered / targets.numel())
     module.partner_scale = scale  # the group's scale multiplies each of its terms
-    assert module._negative_loss(feats, targets, nll)[0].item() == pytest.approx(2.5 * value.item(), rel=1e-5)
+    assert module._negative_loss(feats, inputs, targets, nll)[0].item() == pytest.approx(2.5 * value.item(), rel=1e-5)
+
+
+def test_the_hinge_skips_the_tokens_whose_previous_word_selects_a_zero_scale(tmp_path):
+    dm, tok, model = make_run(tmp_path, adaptive=False)
+    module = LanguageModel(model, SGD, negatives={"weight": 1.0, "margin": 3.0, "groups": ["agreement"]})
+    vocab = tok.get_vocab()
+    module.partners, module.partner_scale, _, _ = partner_table(vocab, {"agreement": 2.0})
+    module.partner_row = torch.zeros(len(vocab), dtype=torch.long)
+    module.partner_row[vocab["tree"]] = 1  # stands in for "to": row 1 has the verbs at 0
+    tokens = torch.as_tensor(dm.ids["train"][:400].astype(np.int64)).view(1, -1)
+    inputs, targets = tokens[:, :-1], tokens[:, 1:]
+    nll, feats, _ = module._forward_nll(inputs, targets, "train")
+    verbs = (targets == vocab["is"]) | (targets == vocab["are"])
+    after_tree = verbs & (inputs == vocab["tree"])
+    assert after_tree.any() and (verbs & ~after_tree).any()
+    _, share = module._negative_loss(feats, inputs, targets, nll)
+    assert share.item() == pytest.approx((verbs & ~after_tree).float().mean().item())
 
 
 def mean_gap(module, dm, tok) -> float:
@@ -161,8 +204,9 @@ def test_training_with_negatives_widens_the_verb_gap_more_than_the_nll_alone(tmp
         dm, tok, model = make_run(tmp_path / str(weight), adaptive=False)
         module = LanguageModel(model, ADAM, negatives={"weight": weight, "margin": 10.0, "groups": ["agreement"]})
         module.tokenizer = tok
-        module.partners, module.partner_scale, _ = partner_table(tok.get_vocab(), ["agreement"])
+        module.partners, module.partner_scale, module.partner_row, _ = partner_table(tok.get_vocab(), ["agreement"])
         quiet_trainer(max_steps=STEPS, limit_val_batches=0).fit(module, datamodule=dm)
         gaps[weight] = mean_gap(module, dm, tok)
     assert gaps[1.0] > gaps[0.0] + 2.0, gaps  # measured: 0.0 / 4.1 after 100 steps, 1.0 / 11.8 after 300
-    assert not {"partners", "partner_scale"} & set(module.state_dict())  # rebuilt by each run, never in a checkpoint
+    tables = {"partners", "partner_scale", "partner_row"}
+    assert not tables & set(module.state_dict())  # rebuilt by each run, never in a checkpoint

@@ -53,9 +53,9 @@ class LanguageModel(pl.LightningModule):
         `nonfinite`: a non-finite loss or gradient norm stops the run (`stop`) or skips that step (`skip`).
         `ar` / `tar`: weights of activation / temporal activation regularisation (AWD's alpha / beta).
         `lr_bptt`: scale each step's learning rate by its chunk length / lr_bptt (AWD, with variable BPTT).
-        `negatives`: {weight, margin, groups}: a hinge on minimal pairs at the tokens that have one
-        (lm/training/negatives.py); build() sets `partners` and `partner_scale` from the vocabulary and the
-        training text."""
+        `negatives`: {weight, margin, groups, finite_only}: a hinge on minimal pairs at the tokens that have one
+        (lm/training/negatives.py); build() sets `partners`, `partner_scale` and `partner_row` from the vocabulary
+        and the training text."""
         super().__init__()
         self.guard = NonFiniteGuard(nonfinite)  # checks the mode before anything is built
         self.save_hyperparameters()
@@ -71,10 +71,12 @@ class LanguageModel(pl.LightningModule):
         self._monitored_at_save = None  # val/loss of a checkpoint written at an epoch's end
         self._averaged = None  # NT-ASGD: the averaged weights are in place while this context is open
         self._chunk_len = 0  # this step's BPTT length (lr_bptt)
-        # (V,) partner id per word, -1 for none, and (V,) its group's scale, None = 1 (negatives); set by build(),
-        # move with the module, never saved
+        # negatives (lm/training/negatives.partner_table): (V,) partner id per word, -1 for none; (2, V) its group's
+        # scale, None = 1; (V,) the scale's row for each previous word, None = row 0. Set by build(), move with the
+        # module, never saved
         self.register_buffer("partners", None, persistent=False)
         self.register_buffer("partner_scale", None, persistent=False)
+        self.register_buffer("partner_row", None, persistent=False)
 
     def forward(self, tokens, state=None):
         return self.model(tokens, state)
@@ -86,15 +88,18 @@ class LanguageModel(pl.LightningModule):
         self._state[key] = detach_state(state)  # truncated BPTT: keep the value, cut the graph
         return -self.model.target_log_probs(feats, targets), feats, outputs  # fp32 even under bf16 autocast
 
-    def _negative_loss(self, feats, targets, nll) -> tuple[torch.Tensor, torch.Tensor]:
-        """The hinge, each term times its group's scale, summed over the tokens that have a partner and divided by
-        all tokens (a per-token term, like the NLL's mean); and the share of tokens with a partner."""
+    def _negative_loss(self, feats, inputs, targets, nll) -> tuple[torch.Tensor, torch.Tensor]:
+        """The hinge, each term times its group's scale, summed over the tokens with a hinge (a partner and a scale
+        above 0) and divided by all tokens (a per-token term, like the NLL's mean); and the share with a hinge."""
         partner = self.partners[targets]  # (B, T)
-        has = partner >= 0
+        if self.partner_scale is None:
+            scale = (partner >= 0).float()
+        else:  # inputs[b, t] is the word right before targets[b, t]
+            row = 0 if self.partner_row is None else self.partner_row[inputs]
+            scale = self.partner_scale[row, targets]
+        has = scale > 0
         bad = self.model.target_log_probs(feats[has], partner[has])
-        terms = hinge(-nll[has], bad, self.hparams.negatives["margin"])
-        if self.partner_scale is not None:
-            terms = terms * self.partner_scale[targets[has]]
+        terms = hinge(-nll[has], bad, self.hparams.negatives["margin"]) * scale[has]
         return terms.sum() / targets.numel(), has.float().mean()
 
     # --- training -------------------------------------------------------------------------------------------
@@ -136,7 +141,7 @@ class LanguageModel(pl.LightningModule):
         self._log_now = (self.global_step + 1) % self.trainer.log_every_n_steps == 0
         objective = loss
         if weight := (self.hparams.negatives or {}).get("weight"):  # on_fit_start made sure of the partners
-            value, share = self._negative_loss(feats, targets, nll)
+            value, share = self._negative_loss(feats, tokens, targets, nll)
             objective = objective + weight * value
             if self._log_now:
                 self.log("train/negatives", value)  # per token of the batch, scaled by group, not by weight

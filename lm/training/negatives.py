@@ -13,6 +13,10 @@ Pairs come from the vocabulary and the training text, never from a parser or the
 Capitalised forms ("He" / "She") are paired too when a cased vocabulary has them.
 Each group has a scale (`negatives.groups: {agreement: 1.0, gender: 1.0}`) that multiplies its hinge terms; 0 leaves
 the group out: the pronouns' hinge at 3 cost gender, the verbs' did not (BENCHMARKS.md, "A scale per group").
+With `finite_only` (the default) the verbs' hinge skips a word right after an infinitive or auxiliary cue ("to say",
+"will have", "did not know", "can ' t see"): there the verb is not a present-tense form and has no number, and the
+paper's positions are present-tense verbs only (VBZ / VBP). The pronouns' hinge is kept there ("to him").
+With `balance` both words of a pair carry the same total weight over the training text (`balance_sides`).
 """
 
 from __future__ import annotations
@@ -28,6 +32,11 @@ AGREEMENT = [  # (singular, plural); with split_punctuation "isn't" is "isn" "'"
 ]  # fmt: skip
 GENDER = [("he", "she"), ("himself", "herself")]
 ONE_WAY = [("his", "her"), ("him", "her")]  # at his / him, her is the negative; at her, nothing is
+# a verb right after one of these is bare for a reason other than number; "t", "ll", "d": split "don't", "he'll", "i'd"
+NONFINITE_CUES = [
+    "to", "not", "will", "would", "shall", "should", "can", "could", "may", "might", "must", "do", "does", "did",
+    "t", "ll", "d", "don't", "doesn't", "didn't", "won't", "can't", "couldn't", "wouldn't", "shouldn't", "mustn't",
+]  # fmt: skip
 GROUPS = ("agreement", "gender")
 SUBJECTS = ("he", "she", "it")
 
@@ -100,10 +109,16 @@ def verb_pairs(
 
 
 def partner_table(
-    vocab: dict[str, int], groups, ids: np.ndarray | None = None
-) -> tuple[torch.Tensor, torch.Tensor, list]:
-    """Two (V,) tables: the id of each word's partner, -1 where it has none, and the scale of its group's hinge (0
-    where it has none); and the (word, partner) pairs used. Pairs with a word outside the vocabulary are left out."""
+    vocab: dict[str, int],
+    groups,
+    ids: np.ndarray | None = None,
+    finite_only: bool = True,
+    balance: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list]:
+    """The tables of the hinge: the id of each word's partner (V,), -1 where it has none; the scale of its group's
+    hinge (2, V), 0 where it has none, row 1 for a word right after a cue of `NONFINITE_CUES` (the verbs' 0 there
+    with `finite_only`); the row for each previous word (V,), 1 for a cue; and the (word, partner) pairs used.
+    Pairs with a word outside the vocabulary are left out. `balance` (needs `ids`): see `balance_sides`."""
     scales = check_groups(groups)
     lexical = verb_pairs(vocab, ids) if ids is not None and "agreement" in scales else []  # a pass over the text
     pairs = {  # group -> [(pair, both ways)]
@@ -111,16 +126,38 @@ def partner_table(
         "gender": [(p, True) for p in GENDER] + [(p, False) for p in ONE_WAY],
     }
     size = max(vocab.values()) + 1
-    table, scale = torch.full((size,), -1, dtype=torch.long), torch.zeros(size)
-    used = []
+    table, scale = torch.full((size,), -1, dtype=torch.long), torch.zeros(2, size)
+    used, two_way = [], []
     for group, group_scale in scales.items():
+        after_cue = 0.0 if finite_only and group == "agreement" else group_scale
         for pair, both in pairs[group]:
             for a, b in zip(*map(variants, pair)):
                 if a in vocab and b in vocab:
                     for word, partner in [(a, b), (b, a)] if both else [(a, b)]:
-                        table[vocab[word]], scale[vocab[word]] = vocab[partner], group_scale
+                        table[vocab[word]] = vocab[partner]
+                        scale[:, vocab[word]] = torch.tensor([group_scale, after_cue])
                     used.append((a, b))
-    return table, scale, used
+                    two_way += [(vocab[a], vocab[b])] if both else []
+    row = torch.zeros(size, dtype=torch.long)
+    row[cased(vocab, NONFINITE_CUES)] = 1
+    if balance and ids is not None:
+        scale = scale * balance_sides(scale, row, ids, two_way)
+    return table, scale, row, used
+
+
+def balance_sides(scale: torch.Tensor, row: torch.Tensor, ids: np.ndarray, pairs: list) -> torch.Tensor:
+    """(V,) factors that give both words of each pair (ids a, b) the same total hinge weight over the text `ids`:
+    (n_a + n_b) / (2 n_a) for a, n_a its tokens with a hinge (0.5 to 13.5 in the fiction text). There "he"
+    outnumbers "she" 1.8 to 1 and "see" "sees" 14 to 1 ("they see", "i see"): unbalanced, the hinge also teaches
+    which side is the more frequent, and an item whose subject is far away falls to that side."""
+    ids = torch.as_tensor(np.asarray(ids, dtype=np.int64))
+    prev, word = ids[:-1], ids[1:]
+    n = torch.bincount(word[scale[row[prev], word] > 0], minlength=scale.shape[1]).double()
+    factor = torch.ones(scale.shape[1], dtype=torch.float64)
+    for a, b in pairs:
+        if n[a] and n[b]:
+            factor[[a, b]] = (n[a] + n[b]) / (2 * n[[a, b]])
+    return factor.float()
 
 
 def hinge(good: torch.Tensor, bad: torch.Tensor, margin: float) -> torch.Tensor:
