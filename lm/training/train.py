@@ -120,7 +120,7 @@ def initial_weights(cfg: DictConfig) -> checkpoint.Loaded | None:
     return checkpoint.load(cfg.init_from) if cfg.get("init_from") else None
 
 
-def negative_partners(tokenizer, train_ids, groups, finite_only=True, balance=False):
+def negative_partners(tokenizer, train_ids, groups, finite_only, balance):
     """The partner, scale and row tables of `negatives` (lm/training/negatives.py), the pairs counted in the log."""
     if kind_of(tokenizer) != "word":  # BPE and characters split "is" / "are" into pieces that are not words
         raise UserError(
@@ -174,9 +174,7 @@ def build(cfg: DictConfig) -> tuple[LMDataModule, LanguageModel]:
         log.info(f"weights from {init.path}")
     module.tokenizer = tokenizer
     if negatives and negatives.weight:
-        tables = negative_partners(
-            tokenizer, data.ids["train"], groups, negatives.get("finite_only", True), negatives.get("balance", False)
-        )
+        tables = negative_partners(tokenizer, data.ids["train"], groups, negatives.finite_only, negatives.balance)
         module.partners, module.partner_scale, module.partner_row = tables
     module.run_config = OmegaConf.to_container(cfg, resolve=True)
     return data, module
