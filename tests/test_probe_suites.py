@@ -102,12 +102,40 @@ def test_gender_pairs_follow_the_pronoun_rule(grammar):
         if m["construction"] == "subject_change":  # the first sentence's subject has the other gender
             first = next(x for x in w if LEX.features(x).pos in ("noun", "name"))
             assert LEX.gender(first) == other == m["previous_gender"] and "." in w[:s]
-        # a singular noun or name of the bad pronoun's gender anywhere before it: a referent English allows
-        rival = [x for x in w if LEX.features(x).pos in ("noun", "name") and LEX.number(x) == "sg"]
-        assert m["rival_antecedent"] == (not reflexive and any(LEX.gender(x) == other for x in rival))
+        assert m["rival_antecedent"] == has_rival(w, reflexive, other)
         rivals.add((reflexive, m["rival_antecedent"]))
     assert seen == {"reflexive", "pronoun_comp", "pronoun_next", "subject_change"}
     assert rivals == {(True, False), (False, False), (False, True)}  # a reflexive is never open
+
+
+def has_rival(words, reflexive, other, lex=LEX):
+    """A singular noun or name of the bad pronoun's gender anywhere before it: a referent English allows."""
+    sg = [x for x in words if (f := lex.features(x)) and f.pos in ("noun", "name") and lex.number(x) == "sg"]
+    return not reflexive and any(lex.gender(x) == other for x in sg)
+
+
+def test_english_gender_items_have_one_grammatical_answer_and_keep_their_conditions(grammar):
+    english = load_vocab("english")
+    pairs = builtin_suite("gender", english, N, seed=5).pairs
+    corpus = builtin_suite("gender", grammar, N, seed=5).pairs
+    for p in pairs:
+        m, other = p.meta, "f" if p.meta["gender"] == "m" else "m"
+        assert not m["rival_antecedent"]
+        assert not has_rival(words_of(p), english.features(p.good).pos == "reflexive", other, english)
+
+    def share(ps, key):
+        return sum(key(p.meta) for p in ps) / len(ps)
+
+    # drawn again, a line keeps its item's control, number and count of other-gender nouns: the English suite is
+    # no easier than the corpus's by those conditions, only without the open items
+    for key in (
+        lambda m: m["distractor_gender"] == "none",
+        lambda m: m["number"] == "pl",
+        lambda m: m["n_distractors"] >= 3,
+    ):
+        assert abs(share(pairs, key) - share(corpus, key)) < 0.1
+    assert {p.meta["construction"] for p in pairs} == {"reflexive", "pronoun_comp", "pronoun_next", "subject_change"}
+    assert sum(p.meta["rival_antecedent"] for p in corpus) > N // 4  # the corpus's rule scores open items too
 
 
 def test_recall_pairs_score_the_language_against_all_others(grammar):

@@ -2,10 +2,11 @@
 round) before "he" / "she", does the pronoun take the gender of the first one named (usually the subject) or of
 the nearest one?
 
-The gender suite scores by the built-in grammar's rule (the subject decides); on its `rival_antecedent` items
-English allows either. A model can only learn the rule there as far as its training text follows it; this
-counts how far that is. Gendered words are the probe lexicon's singular gendered nouns and names
-(data/probes/english.json); words are lowercase letter runs; sentences end at . ! or ?.
+The built-in grammar's rule (the subject decides) also settles its `rival_antecedent` items, where English allows
+either; so the gender suite draws such items in the grammar vocabulary only. A model of English could only learn
+the rule there as far as its training text follows it; this counts how far that is. Gendered words are the probe
+lexicon's singular gendered nouns and names (data/probes/english.json); words are lowercase letter runs;
+sentences end at . ! or ?.
 
     same sentence   "john told mary that [he]"             pronoun after both, in one sentence
     next sentence   "john saw mary . [he] ..."             pronoun opening the sentence after one with both
