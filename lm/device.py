@@ -36,3 +36,10 @@ def cpu_has_bf16() -> bool:
     AVX-512 by converting, which is slower than fp32, so that does not count."""
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
+def native_bf16(accelerator: str) -> bool:
+    """Whether a Lightning `accelerator` (cpu, gpu, cuda, auto) runs bf16 matmuls natively on this machine."""
+    if accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available()):
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return cpu_has_bf16()

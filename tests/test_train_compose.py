@@ -137,6 +137,20 @@ def test_bf16_on_a_cpu_without_bf16_instructions_is_warned_about(tmp_path, monke
     assert precision_warning(tiny_cfg(tmp_path, "run", "trainer=gpu")) is None  # GPUs: bf16-mixed always
 
 
+@pytest.mark.parametrize("native, expected", [(True, "bf16-mixed"), (False, "32-true")])
+def test_auto_precision_is_bf16_only_where_the_cpu_has_bf16_instructions(tmp_path, monkeypatch, native, expected):
+    from lm.training.train import build
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    cfg = tiny_cfg(tmp_path, "run", "trainer.precision=auto")
+    _, module = build(cfg)
+    assert cfg.trainer.precision == expected and module.run_config["trainer"]["precision"] == expected
+    kept = tiny_cfg(tmp_path, "run", "trainer.precision=32-true")
+    build(kept)
+    assert kept.trainer.precision == "32-true"  # a precision that is named is left alone
+
+
 @pytest.mark.parametrize("experiment", sorted(p.stem for p in (Path(CONF) / "experiment").glob("*.yaml")))
 def test_every_experiment_composes_and_builds_its_model_and_callbacks(experiment, tmp_path):
     from hydra.utils import instantiate

@@ -13,14 +13,14 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from pytorch_lightning.callbacks import Checkpoint, LearningRateMonitor, ModelCheckpoint, ProgressBar
 from pytorch_lightning.loggers import WandbLogger
 
 from lm.console import console_command, say, shown_path
 from lm.data.datamodule import LMDataModule
 from lm.data.tokenizer import kind_of, load_tokenizer
-from lm.device import cpu_has_bf16, set_threads
+from lm.device import cpu_has_bf16, native_bf16, set_threads
 from lm.errors import UserError
 from lm.model import checkpoint
 from lm.model.rnnlm import SHAPE_ARGS, count_parameters
@@ -74,6 +74,17 @@ def set_matmul_precision(cfg: DictConfig) -> None:
     `highest` keeps them exact. CPUs are left alone."""
     if cfg.trainer.get("accelerator") in ("gpu", "cuda"):
         torch.set_float32_matmul_precision(cfg.get("matmul_precision") or "highest")
+
+
+def resolve_auto_precision(cfg: DictConfig) -> None:
+    """trainer.precision=auto: bf16-mixed where the hardware has bf16 matmuls (a GPU that supports it, a CPU with
+    AVX512-BF16 or AMX), 32-true where bf16 would be emulated at half fp32's speed. Written into the config, so
+    the checkpoint's config says which ran."""
+    if str(cfg.trainer.get("precision")) != "auto":
+        return
+    with open_dict(cfg):
+        cfg.trainer.precision = "bf16-mixed" if native_bf16(str(cfg.trainer.get("accelerator"))) else "32-true"
+    log.info(f"trainer.precision=auto: {cfg.trainer.precision} on this machine")
 
 
 def precision_warning(cfg: DictConfig) -> str | None:
@@ -135,6 +146,7 @@ def negative_partners(tokenizer, train_ids, groups, finite_only, balance):
 
 
 def build(cfg: DictConfig) -> tuple[LMDataModule, LanguageModel]:
+    resolve_auto_precision(cfg)
     check_epoch_settings(cfg)
     check_fused_clipping(cfg)
     negatives = cfg.get("negatives")
