@@ -78,6 +78,18 @@ def test_after_a_nonfinite_cue_only_the_pronouns_keep_their_hinge():
     assert torch.equal(scale[0], scale[1])
 
 
+def test_person_cues_drop_the_verbs_hinge_after_i_and_you_but_keep_the_pronouns():
+    vocab = {w: i for i, w in enumerate("I have has told him her".split())}
+    ids = stream("he sees . she sees . to see . they see . i see . you see . " * 30, vocab)
+    for person_cues, after_i in [(False, 1.0), (True, 0.0)]:
+        _, scale, row, _ = partner_table(vocab, {"agreement": 1.0, "gender": 1.0}, ids, person_cues=person_cues)
+        assert scale[row[vocab["i"]], vocab["see"]] == scale[row[vocab["I"]], vocab["have"]] == after_i
+        assert scale[row[vocab["you"]], vocab["sees"]] == after_i
+        assert scale[row[vocab["they"]], vocab["see"]] == scale[row[vocab["he"]], vocab["sees"]] == 1.0
+        assert scale[row[vocab["to"]], vocab["see"]] == 0.0  # finite_only, either way
+        assert scale[row[vocab["you"]], vocab["him"]] == 1.0  # "told you him": the pronouns keep theirs
+
+
 def test_balance_gives_both_sides_of_a_pair_the_same_total_weight():
     vocab = {}
     ids = stream(". he saw him and her . he is . he is . she is . they are . to have . i have . it has . " * 5, vocab)

@@ -16,6 +16,8 @@ the group out: the pronouns' hinge at 3 cost gender, the verbs' did not (BENCHMA
 With `finite_only` (the default) the verbs' hinge skips a word right after an infinitive or auxiliary cue ("to say",
 "will have", "did not know", "can ' t see"): there the verb is not a present-tense form and has no number, and the
 paper's positions are present-tense verbs only (VBZ / VBP). The pronouns' hinge is kept there ("to him").
+With `person_cues` it also skips a verb right after "i" or "you": there the form follows the person, not the
+number ("i see", "you are" beside "he sees", "it is"), so the hinge would tie the bare form to a singular subject.
 With `balance` both words of a pair carry the same total weight over the training text (`balance_sides`).
 """
 
@@ -37,6 +39,7 @@ NONFINITE_CUES = [
     "to", "not", "will", "would", "shall", "should", "can", "could", "may", "might", "must", "do", "does", "did",
     "t", "ll", "d", "don't", "doesn't", "didn't", "won't", "can't", "couldn't", "wouldn't", "shouldn't", "mustn't",
 ]  # fmt: skip
+PERSON_CUES = ["i", "you"]  # a verb after these is bare for their person, whatever their number
 GROUPS = ("agreement", "gender")
 SUBJECTS = ("he", "she", "it")
 
@@ -114,10 +117,12 @@ def partner_table(
     ids: np.ndarray | None = None,
     finite_only: bool = True,
     balance: bool = False,
+    person_cues: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list]:
     """The tables of the hinge: the id of each word's partner (V,), -1 where it has none; the scale of its group's
     hinge (2, V), 0 where it has none, row 1 for a word right after a cue of `NONFINITE_CUES` (the verbs' 0 there
-    with `finite_only`); the row for each previous word (V,), 1 for a cue; and the (word, partner) pairs used.
+    with `finite_only`); the row for each previous word (V,), 1 for a cue (and for "i" / "you" with `person_cues`);
+    and the (word, partner) pairs used.
     Pairs with a word outside the vocabulary are left out. `balance` (needs `ids`): see `balance_sides`."""
     scales = check_groups(groups)
     lexical = verb_pairs(vocab, ids) if ids is not None and "agreement" in scales else []  # a pass over the text
@@ -139,7 +144,7 @@ def partner_table(
                     used.append((a, b))
                     two_way += [(vocab[a], vocab[b])] if both else []
     row = torch.zeros(size, dtype=torch.long)
-    row[cased(vocab, NONFINITE_CUES)] = 1
+    row[cased(vocab, NONFINITE_CUES + (PERSON_CUES if person_cues else []))] = 1
     if balance and ids is not None:
         scale = scale * balance_sides(scale, row, ids, two_way)
     return table, scale, row, used
