@@ -53,9 +53,9 @@ class LanguageModel(pl.LightningModule):
         `nonfinite`: a non-finite loss or gradient norm stops the run (`stop`) or skips that step (`skip`).
         `ar` / `tar`: weights of activation / temporal activation regularisation (AWD's alpha / beta).
         `lr_bptt`: scale each step's learning rate by its chunk length / lr_bptt (AWD, with variable BPTT).
-        `negatives`: {weight, margin, groups, finite_only, balance}: a hinge on minimal pairs at the tokens that
-        have one (lm/training/negatives.py); build() sets `partners`, `partner_scale` and `partner_row` from the
-        vocabulary and the training text."""
+        `negatives`: {weight, margin, groups, finite_only, person_cues, balance}: a hinge on minimal pairs at the
+        tokens that have one (lm/training/negatives.py); build() sets `partners`, `partner_scale` and `partner_row`
+        from the vocabulary and the training text."""
         super().__init__()
         self.guard = NonFiniteGuard(nonfinite)  # checks the mode before anything is built
         self.save_hyperparameters()
