@@ -131,15 +131,14 @@ def initial_weights(cfg: DictConfig) -> checkpoint.Loaded | None:
     return checkpoint.load(cfg.init_from) if cfg.get("init_from") else None
 
 
-def negative_partners(tokenizer, train_ids, groups, finite_only, balance, person_cues):
-    """The partner, scale and row tables of `negatives` (lm/training/negatives.py), the pairs counted in the log."""
+def negative_partners(tokenizer, train_ids, groups, **options):
+    """The partner, scale and row tables of `negatives` (lm/training/negatives.py), the pairs counted in the log;
+    `options`: partner_table's finite_only, balance and person_cues."""
     if kind_of(tokenizer) != "word":  # BPE and characters split "is" / "are" into pieces that are not words
         raise UserError(
             f"negatives need word tokens, not {kind_of(tokenizer)}: use tokenizer=word, or negatives.weight=0"
         )
-    table, scale, row, pairs = partner_table(
-        tokenizer.get_vocab(), groups, train_ids, finite_only, balance, person_cues
-    )
+    table, scale, row, pairs = partner_table(tokenizer.get_vocab(), groups, train_ids, **options)
     if not pairs:
         raise UserError("negatives: no minimal pair (is/are, he/she, ...) is in the vocabulary; set negatives.weight=0")
     shown = ", ".join("/".join(p) for p in pairs[:12]) + (", ..." if len(pairs) > 12 else "")
@@ -188,9 +187,8 @@ def build(cfg: DictConfig) -> tuple[LMDataModule, LanguageModel]:
         log.info(f"weights from {init.path}")
     module.tokenizer = tokenizer
     if negatives and negatives.weight:
-        tables = negative_partners(
-            tokenizer, data.ids["train"], groups, negatives.finite_only, negatives.balance, negatives.person_cues
-        )
+        options = {k: negatives[k] for k in ("finite_only", "balance", "person_cues")}  # partner_table's switches
+        tables = negative_partners(tokenizer, data.ids["train"], groups, **options)
         module.partners, module.partner_scale, module.partner_row = tables
     module.run_config = OmegaConf.to_container(cfg, resolve=True)
     return data, module
