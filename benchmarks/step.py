@@ -6,6 +6,8 @@ random tokens, in one process, the variants taking turns so that the machine's d
     python -m benchmarks.step --ab awd --precision fp32         # each AWD-LSTM option against plain dropout
     python -m benchmarks.step --ab adamw --precision fp32 --vocab 30000 --cutoffs 2000,10000 --size 256 \
         --dropout 0 --batch 32 --bptt 70 --steps 20     # AdamW's three kernels, on experiment=books_cpu's shape
+    python -m benchmarks.step --ab hinge --precision bf16 --vocab 30000 --cutoffs 2000,10000 --size 256 \
+        --dropout 0 --batch 32 --bptt 70 --steps 20     # negatives' partners: a second output pass or the same one
 
 Prints tokens/s per variant: the median over --rounds rounds of --steps steps each.
 """
@@ -21,8 +23,10 @@ from benchmarks.recipe import MEDIUM, add_options
 from lm.model.regularizers.activation import activation_penalty, temporal_penalty
 from lm.model.regularizers.locked_dropout import LockedDropout
 from lm.model.rnnlm import RNNLM, Dropout
+from lm.training.negatives import hinge
 
 PENALTIES = {"on": False}  # AR and TAR in the loss (the awd variants set it)
+HINGE = {"mode": None}  # negatives' hinge at 6.7% of the tokens (books_cpu's share): None, "second pass", "one pass"
 OPTIMIZER = {"make": lambda params: torch.optim.SGD(params, lr=1.0)}  # the adamw variants replace it
 
 
@@ -62,6 +66,11 @@ VARIANTS = {
         "AR + TAR": awd(penalties=True),
         "all": awd(locked=True, weight_drop=0.5, embed=0.1, penalties=True),
     },
+    "hinge": {
+        "no hinge": lambda m, p: HINGE.update(mode=None),
+        "hinge, partners in a second pass": lambda m, p: HINGE.update(mode="second pass"),
+        "hinge, partners in the same pass": lambda m, p: HINGE.update(mode="one pass"),
+    },
     "adamw": {
         "AdamW, torch's default kernel": adamw(),
         "AdamW foreach=True": adamw(foreach=True),
@@ -87,10 +96,23 @@ def main():
     zipf = 1 / torch.arange(1, args.vocab + 1, dtype=torch.float)
     x, y = (torch.multinomial(zipf, args.batch * args.bptt, replacement=True).view(args.batch, -1) for _ in range(2))
 
+    n = y.numel()
+    sites = torch.randperm(n)[: round(0.067 * n)].sort().values  # the hinge's positions and the partners there
+    partners = torch.multinomial(zipf, len(sites), replacement=True)
+
     def step():
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16"):
             feats, _, (raw, dropped) = model.features_and_outputs(x)
-            loss = -model.target_log_probs(feats, y).mean()
+            if HINGE["mode"] == "one pass":  # as lm/training/module.py does
+                words, rows = torch.cat([y.flatten(), partners]), torch.cat([torch.arange(n), sites])
+                logp = model.target_log_probs(feats, words, rows)
+                nll, bad = -logp[:n], logp[n:]
+            else:
+                nll = -model.target_log_probs(feats, y).flatten()
+                bad = model.target_log_probs(feats.flatten(0, 1)[sites], partners) if HINGE["mode"] else None
+            loss = nll.mean()
+            if bad is not None:
+                loss = loss + hinge(-nll[sites], bad, 10.0).sum() / n
             if PENALTIES["on"]:
                 loss = loss + 2 * activation_penalty(dropped) + temporal_penalty(raw)
         opt.zero_grad()

@@ -40,6 +40,25 @@ def test_a_distribution_whose_target_entries_are_the_target_log_probs(tie, div_v
     torch.testing.assert_close(model(x)[0], logp)  # forward's scores are the log-probs themselves
 
 
+@pytest.mark.parametrize("softmax", ["adaptive", "full"])
+def test_several_words_at_one_position_score_as_they_would_alone(softmax):
+    """target_log_probs with rows: words in every cluster, some positions twice, one pass; same values and gradients
+    as scoring each (position, word) on its own."""
+    torch.manual_seed(0)
+    model = RNNLM(V, D, D, 2, dropout=0.0, tie_weights=True, softmax=softmax, cutoffs=[10, 30])
+    x, _ = data()
+    rows = torch.tensor([0, 5, 5, 5, 26, 13])
+    words = torch.tensor([3, 3, 12, 40, 49, 0])  # head, head, tail 1, tail 2, tail 2, head
+    feats, _ = model.features(x)
+    together = model.target_log_probs(feats, words, rows)
+    (grad_together,) = torch.autograd.grad(together.sum(), model.embedding.weight)
+    feats, _ = model.features(x)
+    alone = torch.stack([model.log_probs(feats).flatten(0, 1)[r, w] for r, w in zip(rows.tolist(), words.tolist())])
+    (grad_alone,) = torch.autograd.grad(alone.sum(), model.embedding.weight)
+    torch.testing.assert_close(together, alone)
+    torch.testing.assert_close(grad_together, grad_alone)
+
+
 def test_same_numbers_as_torchs_adaptive_log_softmax():
     model = adaptive()
     ref = torch.nn.AdaptiveLogSoftmaxWithLoss(D, V, [10, 30], 4.0, head_bias=True)

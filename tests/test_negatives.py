@@ -159,9 +159,12 @@ def test_the_negative_loss_is_the_hinge_over_partnered_tokens_per_token(tmp_path
     module.partners, scale, _, _ = partner_table(tok.get_vocab(), {"agreement": 2.5})
     tokens = torch.as_tensor(dm.ids["train"][:33].astype(np.int64)).view(1, -1)
     inputs, targets = tokens[:, :-1], tokens[:, 1:]
-    nll, feats, _ = module._forward_nll(inputs, targets, "train")
-    value, share = module._negative_loss(feats, inputs, targets, nll)
+    sites = module._hinge_sites(inputs, targets)
+    nll, _, partner_logp = module._forward_nll(inputs, targets, "train", sites[:2])  # one pass for both words
+    value, share = module._negative_loss(nll, sites, partner_logp)
+    feats, _ = module.model.features(inputs)
     logp = module.model.log_probs(feats)[0]  # (T, V): the whole distribution, for a count by hand
+    assert nll[0].tolist() == pytest.approx((-logp.gather(1, targets.T)[:, 0]).tolist(), rel=1e-5)
     vocab = tok.get_vocab()
     expected, partnered = 0.0, 0
     for t, target in enumerate(targets[0].tolist()):
@@ -172,9 +175,10 @@ def test_the_negative_loss_is_the_hinge_over_partnered_tokens_per_token(tmp_path
             partnered += 1
     assert partnered > 0
     assert value.item() == pytest.approx(expected / targets.numel(), rel=1e-5)
-    assert share.item() == pytest.approx(partnered / targets.numel())
+    assert share == pytest.approx(partnered / targets.numel())
     module.partner_scale = scale  # the group's scale multiplies each of its terms
-    assert module._negative_loss(feats, inputs, targets, nll)[0].item() == pytest.approx(2.5 * value.item(), rel=1e-5)
+    sites = module._hinge_sites(inputs, targets)
+    assert module._negative_loss(nll, sites, partner_logp)[0].item() == pytest.approx(2.5 * value.item(), rel=1e-5)
 
 
 def test_the_hinge_skips_the_tokens_whose_previous_word_selects_a_zero_scale(tmp_path):
@@ -186,12 +190,12 @@ def test_the_hinge_skips_the_tokens_whose_previous_word_selects_a_zero_scale(tmp
     module.partner_row[vocab["tree"]] = 1  # stands in for "to": row 1 has the verbs at 0
     tokens = torch.as_tensor(dm.ids["train"][:400].astype(np.int64)).view(1, -1)
     inputs, targets = tokens[:, :-1], tokens[:, 1:]
-    nll, feats, _ = module._forward_nll(inputs, targets, "train")
     verbs = (targets == vocab["is"]) | (targets == vocab["are"])
     after_tree = verbs & (inputs == vocab["tree"])
     assert after_tree.any() and (verbs & ~after_tree).any()
-    _, share = module._negative_loss(feats, inputs, targets, nll)
-    assert share.item() == pytest.approx((verbs & ~after_tree).float().mean().item())
+    positions, partners, _ = module._hinge_sites(inputs, targets)
+    assert positions.tolist() == (verbs & ~after_tree).flatten().nonzero()[:, 0].tolist()
+    assert partners.tolist() == module.partners[targets.flatten()[positions]].tolist()
 
 
 def mean_gap(module, dm, tok) -> float:

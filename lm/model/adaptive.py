@@ -85,17 +85,18 @@ class AdaptiveSoftmax(nn.AdaptiveLogSoftmaxWithLoss):
                     self.tail[i][1] = TiedLinear(tie, self.cutoffs[i], self.cutoffs[i + 1])
                     self.tied_tails.append(i)
 
-    def forward(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """log p(target) (N,) fp32 for features x (N, in) and targets (N,)."""
+    def forward(self, x: torch.Tensor, target: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """log p(target) (M,) fp32 for features x (N, in) and targets (M,): target[j] at row rows[j] of x, at
+        row j without `rows` (then M = N). Each row's head is computed once, however many targets it has."""
         head = F.log_softmax(self.head(x).float(), dim=-1)  # (N, shortlist + clusters)
         cluster = torch.bucketize(target, self.starts, right=True)  # 0: head word, i >= 1: tail cluster i
         first = torch.where(cluster == 0, target, self.shortlist_size + cluster - 1)
-        logp = head.gather(1, first[:, None])[:, 0]
+        logp = head.gather(1, first[:, None])[:, 0] if rows is None else head[rows, first]
         for i, tail in enumerate(self.tail, start=1):
-            rows = (cluster == i).nonzero()[:, 0]  # only the rows whose target is in this cluster
-            local = F.log_softmax(tail(x.index_select(0, rows)).float(), dim=-1)
-            within = (target.index_select(0, rows) - self.cutoffs[i - 1])[:, None]
-            logp = logp.index_add(0, rows, local.gather(1, within)[:, 0])
+            picked = (cluster == i).nonzero()[:, 0]  # only the targets in this cluster
+            local = F.log_softmax(tail(x.index_select(0, picked if rows is None else rows[picked])).float(), dim=-1)
+            within = (target.index_select(0, picked) - self.cutoffs[i - 1])[:, None]
+            logp = logp.index_add(0, picked, local.gather(1, within)[:, 0])
         return logp
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:

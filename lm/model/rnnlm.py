@@ -206,13 +206,19 @@ class RNNLM(nn.Module):
         logits = self.logits(feats)
         return logits if self.adaptive else F.log_softmax(logits.float(), dim=-1)
 
-    def target_log_probs(self, feats: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """(..., D), (...) -> log p(target) (...), fp32; the adaptive softmax computes only the target's cluster."""
+    def target_log_probs(
+        self, feats: torch.Tensor, targets: torch.Tensor, rows: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """(..., D), (...) -> log p(target) (...), fp32; the adaptive softmax computes only the target's cluster.
+        With `rows` (M,), indices into the flattened positions of feats, targets (M,) are scored there: several
+        words at one position cost one pass through the output layer (the hinge's partners, BENCHMARKS.md)."""
         flat, tgt = feats.flatten(0, -2), targets.flatten()
         if self.adaptive:
-            logp = self.decoder(flat, tgt)
-        else:
+            logp = self.decoder(flat, tgt, rows)
+        elif rows is None:
             logp = -F.cross_entropy(self.decoder(flat).float(), tgt, reduction="none")
+        else:
+            logp = F.log_softmax(self.decoder(flat).float(), dim=-1)[rows, tgt]
         return logp.view(targets.shape)
 
     def forward(self, tokens: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:

@@ -81,26 +81,38 @@ class LanguageModel(pl.LightningModule):
     def forward(self, tokens, state=None):
         return self.model(tokens, state)
 
-    def _forward_nll(self, tokens, targets, key):
-        """(B, T) NLL of the targets, the features (B, T, D), and the last layer's outputs before and after
-        dropout (B, T, H)."""
+    def _forward_nll(self, tokens, targets, key, also=None):
+        """(B, T) NLL of the targets, the last layer's outputs before and after dropout (B, T, H), and log p (M,)
+        of the words `also` = (positions (M,) in the flattened (B, T), words (M,)) scored in the same pass through
+        the output layer (None without `also`): one pass makes the tied embedding's gradient once, where a second
+        pass for the hinge's partners cost ~10% of a books_cpu step (BENCHMARKS.md, "The hinge's partners")."""
         feats, state, outputs = self.model.features_and_outputs(tokens, self._state.get(key))
         self._state[key] = detach_state(state)  # truncated BPTT: keep the value, cut the graph
-        return -self.model.target_log_probs(feats, targets), feats, outputs  # fp32 even under bf16 autocast
+        if also is None:
+            return -self.model.target_log_probs(feats, targets), outputs, None  # fp32 even under bf16 autocast
+        n = targets.numel()
+        rows = torch.cat([torch.arange(n, device=targets.device), also[0]])
+        logp = self.model.target_log_probs(feats, torch.cat([targets.flatten(), also[1]]), rows)
+        return -logp[:n].view(targets.shape), outputs, logp[n:]
 
-    def _negative_loss(self, feats, inputs, targets, nll) -> tuple[torch.Tensor, torch.Tensor]:
-        """The hinge, each term times its group's scale, summed over the tokens with a hinge (a partner and a scale
-        above 0) and divided by all tokens (a per-token term, like the NLL's mean); and the share with a hinge."""
+    def _hinge_sites(self, inputs, targets) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The tokens with a hinge (a partner and a scale above 0): their positions in the flattened (B, T), their
+        partners and their group's scales, each (M,)."""
         partner = self.partners[targets]  # (B, T)
         if self.partner_scale is None:
             scale = (partner >= 0).float()
         else:  # inputs[b, t] is the word right before targets[b, t]
             row = 0 if self.partner_row is None else self.partner_row[inputs]
             scale = self.partner_scale[row, targets]
-        has = scale > 0
-        bad = self.model.target_log_probs(feats[has], partner[has])
-        terms = hinge(-nll[has], bad, self.hparams.negatives["margin"]) * scale[has]
-        return terms.sum() / targets.numel(), has.float().mean()
+        positions = (scale > 0).flatten().nonzero()[:, 0]
+        return positions, partner.flatten()[positions], scale.flatten()[positions]
+
+    def _negative_loss(self, nll, sites, partner_logp) -> tuple[torch.Tensor, float]:
+        """The hinge at `sites` (_hinge_sites), each term times its group's scale, summed and divided by all tokens
+        (a per-token term, like the NLL's mean); and the share of tokens with a hinge."""
+        positions, _, scale = sites
+        terms = hinge(-nll.flatten()[positions], partner_logp, self.hparams.negatives["margin"]) * scale
+        return terms.sum() / nll.numel(), positions.numel() / nll.numel()
 
     # --- training -------------------------------------------------------------------------------------------
     def on_train_epoch_start(self):
@@ -135,13 +147,15 @@ class LanguageModel(pl.LightningModule):
     def training_step(self, batch, batch_idx):
         tokens, targets = batch
         self._chunk_len = tokens.shape[1]
-        nll, feats, (raw, dropped) = self._forward_nll(tokens, targets, "train")
+        weight = (self.hparams.negatives or {}).get("weight")  # on_fit_start made sure of the partners
+        sites = self._hinge_sites(tokens, targets) if weight else None
+        nll, (raw, dropped), partner_logp = self._forward_nll(tokens, targets, "train", sites[:2] if sites else None)
         loss = nll.mean()
         # the rest only on steps whose metrics reach the logger: each self.log costs time in a 0.1 s step
         self._log_now = (self.global_step + 1) % self.trainer.log_every_n_steps == 0
         objective = loss
-        if weight := (self.hparams.negatives or {}).get("weight"):  # on_fit_start made sure of the partners
-            value, share = self._negative_loss(feats, tokens, targets, nll)
+        if weight:
+            value, share = self._negative_loss(nll, sites, partner_logp)
             objective = objective + weight * value
             if self._log_now:
                 self.log("train/negatives", value)  # per token of the batch, scaled by group, not by weight
