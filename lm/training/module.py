@@ -85,7 +85,7 @@ class LanguageModel(pl.LightningModule):
         """(B, T) NLL of the targets, the last layer's outputs before and after dropout (B, T, H), and log p (M,)
         of the words `also` = (positions (M,) in the flattened (B, T), words (M,)) scored in the same pass through
         the output layer (None without `also`): one pass makes the tied embedding's gradient once, where a second
-        pass for the hinge's partners cost ~10% of a books_cpu step (BENCHMARKS.md, "The hinge's partners")."""
+        pass for the hinge's partners cost ~10% of a books_cpu step (BENCHMARKS.md, "Throughput settings")."""
         feats, state, outputs = self.model.features_and_outputs(tokens, self._state.get(key))
         self._state[key] = detach_state(state)  # truncated BPTT: keep the value, cut the graph
         if also is None:
