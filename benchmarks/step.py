@@ -104,9 +104,8 @@ def main():
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16"):
             feats, _, (raw, dropped) = model.features_and_outputs(x)
             if HINGE["mode"] == "one pass":  # as lm/training/module.py does
-                words, rows = torch.cat([y.flatten(), partners]), torch.cat([torch.arange(n), sites])
-                logp = model.target_log_probs(feats, words, rows)
-                nll, bad = -logp[:n], logp[n:]
+                logp, bad = model.target_and_word_log_probs(feats, y, sites, partners)
+                nll = -logp.flatten()
             else:
                 nll = -model.target_log_probs(feats, y).flatten()
                 bad = model.target_log_probs(feats.flatten(0, 1)[sites], partners) if HINGE["mode"] else None

@@ -211,7 +211,7 @@ class RNNLM(nn.Module):
     ) -> torch.Tensor:
         """(..., D), (...) -> log p(target) (...), fp32; the adaptive softmax computes only the target's cluster.
         With `rows` (M,), indices into the flattened positions of feats, targets (M,) are scored there: several
-        words at one position cost one pass through the output layer (the hinge's partners, BENCHMARKS.md)."""
+        words at one position cost one pass through the output layer (target_and_word_log_probs)."""
         flat, tgt = feats.flatten(0, -2), targets.flatten()
         if self.adaptive:
             logp = self.decoder(flat, tgt, rows)
@@ -220,6 +220,17 @@ class RNNLM(nn.Module):
         else:
             logp = F.log_softmax(self.decoder(flat).float(), dim=-1)[rows, tgt]
         return logp.view(targets.shape)
+
+    def target_and_word_log_probs(
+        self, feats: torch.Tensor, targets: torch.Tensor, positions: torch.Tensor, words: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """log p(target) (...) and log p(words[j]) at positions[j] of the flattened (...) (M,), in one pass through
+        the output layer: a second pass would build the tied embedding's full-size gradient again (~10% of a
+        books_cpu step for the hinge's partners, BENCHMARKS.md "Throughput settings")."""
+        n = targets.numel()
+        rows = torch.cat([torch.arange(n, device=targets.device), positions])
+        logp = self.target_log_probs(feats, torch.cat([targets.flatten(), words]), rows)
+        return logp[:n].view(targets.shape), logp[n:]
 
     def forward(self, tokens: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         out, state = self.features(tokens, state)

@@ -84,16 +84,13 @@ class LanguageModel(pl.LightningModule):
     def _forward_nll(self, tokens, targets, key, also=None):
         """(B, T) NLL of the targets, the last layer's outputs before and after dropout (B, T, H), and log p (M,)
         of the words `also` = (positions (M,) in the flattened (B, T), words (M,)) scored in the same pass through
-        the output layer (None without `also`): one pass makes the tied embedding's gradient once, where a second
-        pass for the hinge's partners cost ~10% of a books_cpu step (BENCHMARKS.md, "Throughput settings")."""
+        the output layer (RNNLM.target_and_word_log_probs; None without `also`)."""
         feats, state, outputs = self.model.features_and_outputs(tokens, self._state.get(key))
         self._state[key] = detach_state(state)  # truncated BPTT: keep the value, cut the graph
         if also is None:
             return -self.model.target_log_probs(feats, targets), outputs, None  # fp32 even under bf16 autocast
-        n = targets.numel()
-        rows = torch.cat([torch.arange(n, device=targets.device), also[0]])
-        logp = self.model.target_log_probs(feats, torch.cat([targets.flatten(), also[1]]), rows)
-        return -logp[:n].view(targets.shape), outputs, logp[n:]
+        logp, also_logp = self.model.target_and_word_log_probs(feats, targets, *also)
+        return -logp, outputs, also_logp
 
     def _hinge_sites(self, inputs, targets) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The tokens with a hinge (a partner and a scale above 0): their positions in the flattened (B, T), their
