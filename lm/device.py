@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ctypes
+import os
 import platform
+from pathlib import Path
 
 import torch
 
@@ -34,14 +36,19 @@ def set_threads(threads) -> None:
     torch.set_num_threads(n)
 
 
-def keep_cpu_memory() -> None:
+def keep_cpu_memory(thp_setting: Path = Path("/sys/kernel/mm/transparent_hugepage/enabled")) -> None:
     """Large CPU tensors reuse freed memory instead of fresh pages from the kernel. With glibc's defaults a
-    books_cpu training step touched ~20,000 new 4 KiB pages (each a page fault and a zeroing by the kernel): its
-    (30,000 x 256) embedding gradients and (2,240 x 2,002) logits went back to the kernel when freed, and came back
-    page by page in the next step. Freed blocks up to 32 MiB (glibc's largest mmap threshold) now stay in the heap,
-    which is trimmed only past 1 GiB of free memory at its top (BENCHMARKS.md, "Throughput settings"). Linux with
-    glibc only; elsewhere nothing changes."""
-    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+    training step of books_cpu touched ~20,000 new 4 KiB pages (each one a page fault and a zeroing by the kernel):
+    its 30,000 x 256 embedding gradient and (2,240 x 2,002) logits are freed back to the kernel and mapped anew each
+    step. Freed blocks up to 32 MiB (glibc's largest mmap threshold) now stay in the heap, which is trimmed only past
+    1 GiB of free memory at its top; blocks of 2 MiB and more get transparent huge pages where the kernel offers
+    them on request (torch's THP_MEM_ALLOC_ENABLE, read at torch's first CPU allocation, so call this before
+    building tensors). BENCHMARKS.md, "Throughput settings". Linux with glibc only; elsewhere nothing changes."""
+    if platform.system() != "Linux":
+        return
+    if thp_setting.is_file() and "[never]" not in thp_setting.read_text():
+        os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")  # an explicit 0 from the user stays
+    if platform.libc_ver()[0] == "glibc":
         libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD
         libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD
