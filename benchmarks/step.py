@@ -8,8 +8,6 @@ random tokens, in one process, the variants taking turns so that the machine's d
         --dropout 0 --batch 32 --bptt 70 --steps 20     # AdamW's three kernels, on experiment=books_cpu's shape
     python -m benchmarks.step --ab hinge --precision bf16 --vocab 30000 --cutoffs 2000,10000 --size 256 \
         --dropout 0 --batch 32 --bptt 70 --steps 20     # negatives' partners: a second output pass or the same one
-    python -m benchmarks.step ... --keep-cpu-memory     # lm.device.keep_cpu_memory first (train.yaml's default);
-                                                        # it holds for the process: A/B it in alternating processes
 
 Prints tokens/s per variant: the median over --rounds rounds of --steps steps each.
 """
@@ -22,7 +20,6 @@ import torch
 from torch import nn
 
 from benchmarks.recipe import MEDIUM, add_options
-from lm.device import keep_cpu_memory
 from lm.model.regularizers.activation import activation_penalty, temporal_penalty
 from lm.model.regularizers.locked_dropout import LockedDropout
 from lm.model.rnnlm import RNNLM, Dropout
@@ -89,10 +86,7 @@ def main():
     add_options(ap, vocab=10_000, size=MEDIUM["nhid"], dropout=MEDIUM["dropout"], batch=MEDIUM["batch_size"])
     add_options(ap, bptt=MEDIUM["bptt"], layers=MEDIUM["nlayers"], steps=10, rounds=5)
     ap.add_argument("--cutoffs", help="an adaptive softmax with these cutoffs, e.g. 2000,10000 (default: full)")
-    ap.add_argument("--keep-cpu-memory", action="store_true", help="call lm.device.keep_cpu_memory first")
     args = ap.parse_args()
-    if args.keep_cpu_memory:
-        keep_cpu_memory()
     torch.manual_seed(0)
     softmax = {"softmax": "adaptive", "cutoffs": [int(c) for c in args.cutoffs.split(",")]} if args.cutoffs else {}
     model = RNNLM(

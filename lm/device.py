@@ -1,11 +1,6 @@
-"""Where scripts run: the device a `device=` setting names, torch's CPU threads and how CPU memory is reused."""
+"""Where scripts run: the device a `device=` setting names and torch's CPU threads."""
 
 from __future__ import annotations
-
-import ctypes
-import os
-import platform
-from pathlib import Path
 
 import torch
 
@@ -34,24 +29,6 @@ def set_threads(threads) -> None:
     if n < 1 or n != threads:
         raise UserError(f"threads must be a whole number >= 1 or null (got {threads})")
     torch.set_num_threads(n)
-
-
-def keep_cpu_memory(thp_setting: Path = Path("/sys/kernel/mm/transparent_hugepage/enabled")) -> None:
-    """Large CPU tensors reuse freed memory instead of fresh pages from the kernel. With glibc's defaults a
-    training step of books_cpu touched ~20,000 new 4 KiB pages (each one a page fault and a zeroing by the kernel):
-    its 30,000 x 256 embedding gradient and (2,240 x 2,002) logits are freed back to the kernel and mapped anew each
-    step. Freed blocks up to 32 MiB (glibc's largest mmap threshold) now stay in the heap, which is trimmed only past
-    1 GiB of free memory at its top; blocks of 2 MiB and more get transparent huge pages where the kernel offers
-    them on request (torch's THP_MEM_ALLOC_ENABLE, read at torch's first CPU allocation, so call this before
-    building tensors). BENCHMARKS.md, "Throughput settings". Linux with glibc only; elsewhere nothing changes."""
-    if platform.system() != "Linux":
-        return
-    if thp_setting.is_file() and "[never]" not in thp_setting.read_text():
-        os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")  # an explicit 0 from the user stays
-    if platform.libc_ver()[0] == "glibc":
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD
-        libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD
 
 
 def cpu_has_bf16() -> bool:

@@ -20,7 +20,7 @@ from pytorch_lightning.loggers import WandbLogger
 from lm.console import console_command, say, shown_path
 from lm.data.datamodule import LMDataModule
 from lm.data.tokenizer import kind_of, load_tokenizer
-from lm.device import cpu_has_bf16, keep_cpu_memory, native_bf16, set_threads
+from lm.device import cpu_has_bf16, native_bf16, set_threads
 from lm.errors import UserError
 from lm.model import checkpoint
 from lm.model.rnnlm import SHAPE_ARGS, count_parameters
@@ -147,8 +147,6 @@ def negative_partners(tokenizer, train_ids, groups, **options):
 
 
 def build(cfg: DictConfig) -> tuple[LMDataModule, LanguageModel]:
-    if cfg.get("keep_cpu_memory"):  # before any tensor is made: torch reads THP_MEM_ALLOC_ENABLE once
-        keep_cpu_memory()
     resolve_auto_precision(cfg)
     check_epoch_settings(cfg)
     check_fused_clipping(cfg)
